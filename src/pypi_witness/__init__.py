@@ -1,0 +1,3 @@
+"""pypi-witness: independent, cross-checking witnesses for the files PyPI serves."""
+
+__version__ = "0.1.0"
