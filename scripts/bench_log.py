@@ -1,0 +1,148 @@
+"""Benchmark the log: import speed, disk per record, proof speed and peak memory.
+
+Generates N realistic BigQuery-shaped records (scripts/gen_records.py, not
+timed), then runs ``pypi-witness init`` and ``pypi-witness import`` as child
+processes exactly as a user would (durable commits, one checkpoint at the end)
+and reports:
+
+- import records/s, end to end (process start to exit),
+- bytes on disk per record (allocated blocks of the LMDB files / N),
+- peak RSS of the import process,
+- inclusion proofs (build from the store + verify) per second at size N,
+- consistency proofs (build + verify, random old size) per second,
+- peak RSS of the proving process.
+
+Usage::
+
+    python scripts/bench_log.py [--n 1000000] [--seconds 5] [--dir DIR] [--keep]
+
+Needs the package installed (``pip install -e .``). Uses a temporary
+directory under DIR (default: the system's) and removes it unless --keep.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from gen_records import generate  # noqa: E402
+
+
+def run_child(argv: list[str]) -> tuple[float, int, str]:
+    """Run a child process; return (wall seconds, peak RSS in bytes, stdout)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = proc.communicate()
+    elapsed = time.perf_counter() - start
+    # ru_maxrss of RUSAGE_CHILDREN is the largest of all waited-for children so
+    # far, so each measured step runs in a fresh grandchild via this script.
+    if proc.returncode != 0:
+        sys.exit(f"{' '.join(argv)} failed: {err.decode()}")
+    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+    return elapsed, rss, out.decode()
+
+
+def disk_bytes(path: Path) -> int:
+    return sum(p.stat().st_blocks * 512 for p in path.rglob("*") if p.is_file())
+
+
+def prove(data: Path, seconds: float) -> dict:
+    """Build and verify proofs against the log in ``data`` for ``seconds`` each."""
+    from pypi_witness.core import merkle
+    from pypi_witness.log import open_log
+
+    log = open_log(data, readonly=True)
+    size = log.checkpoint().checkpoint.size
+    root = merkle.tree_root(size, log.store)
+    rng = random.Random(1)
+    out = {}
+    count, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        for _ in range(100):
+            index = rng.randrange(size)
+            leaf = log.store.leaves(index, index + 1)[0]
+            proof = merkle.inclusion_proof(index, size, log.store)
+            merkle.verify_inclusion(merkle.leaf_hash(leaf), index, size, proof, root)
+        count += 100
+    out["inclusion_per_s"] = count / (time.perf_counter() - start)
+    count, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        for _ in range(100):
+            old = rng.randrange(1, size)
+            proof = merkle.consistency_proof(old, size, log.store)
+            merkle.verify_consistency(old, size, merkle.tree_root(old, log.store), root, proof)
+        count += 100
+    out["consistency_per_s"] = count / (time.perf_counter() - start)
+    out["rss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    log.close()
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--n", type=int, default=1_000_000, help="records to import (default 1,000,000)")
+    parser.add_argument("--seconds", type=float, default=5.0, help="seconds per proof measurement")
+    parser.add_argument("--dir", type=Path, default=None, help="parent of the scratch directory")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
+    parser.add_argument("--prove-only", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.prove_only:
+        print(json.dumps(prove(args.prove_only, args.seconds)))
+        return 0
+
+    scratch = Path(tempfile.mkdtemp(prefix="bench-log-", dir=args.dir))
+    try:
+        source = scratch / "records.jsonl"
+        t0 = time.perf_counter()
+        with open(source, "w") as f:
+            for row in generate(args.n, seed=7):
+                f.write(json.dumps(row, separators=(",", ":")) + "\n")
+        gen_s = time.perf_counter() - t0
+        data = scratch / "node"
+        exe = [sys.executable, "-m", "pypi_witness.cli"]
+        run_child([*exe, "init", "--data", str(data), "--origin", "bench.example/log"])
+        seconds, import_rss, out = run_child([*exe, "import", "--data", str(data), "--json", str(source)])
+        result = json.loads(out)
+        if result["appended"] != args.n:
+            sys.exit(f"imported {result['appended']} of {args.n} records")
+        disk = disk_bytes(data / "log")
+        _, _, proof_out = run_child(
+            [sys.executable, __file__, "--prove-only", str(data), "--seconds", str(args.seconds)]
+        )
+        proofs = json.loads(proof_out)
+        report = {
+            "records": args.n,
+            "source_bytes": source.stat().st_size,
+            "generate_s": round(gen_s, 1),
+            "import_s": round(seconds, 2),
+            "import_records_per_s": round(args.n / seconds),
+            "disk_bytes_per_record": round(disk / args.n, 1),
+            "import_peak_rss_mb": round(import_rss / 2**20, 1),
+            "inclusion_proofs_per_s": round(proofs["inclusion_per_s"]),
+            "consistency_proofs_per_s": round(proofs["consistency_per_s"]),
+            "prove_peak_rss_mb": round(proofs["rss"] / 2**20, 1),
+            "cpus": os.cpu_count(),
+            "python": sys.version.split()[0],
+        }
+        for key, value in report.items():
+            print(f"{key:28} {value}")
+    finally:
+        if args.keep:
+            print(f"kept {scratch}")
+        else:
+            shutil.rmtree(scratch, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,326 @@
+"""The ``pypi-witness`` command line.
+
+Human-readable output by default, ``--json`` for machines. Every error is one
+line on stderr and a non-zero exit: 1 for a refused operation or bad input, 2
+for a malformed command line, 130 when interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pypi_witness.core import merkle
+from pypi_witness.errors import WitnessError
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def _emit(args: argparse.Namespace, human: str, machine: Any) -> None:
+    if args.json:
+        print(json.dumps(machine, sort_keys=True))
+    else:
+        print(human)
+
+
+# --- init / import --------------------------------------------------------------
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from pypi_witness.log import PRIVATE_KEY_FILE, init_log
+
+    log = init_log(args.data, args.origin)
+    try:
+        vkey = log.verifier.vkey()
+        _emit(
+            args,
+            f"created log {log.origin} in {args.data}\nverifier key: {vkey}\n"
+            f"private key:  {args.data / PRIVATE_KEY_FILE} (keep it secret)",
+            {"origin": log.origin, "vkey": vkey, "data": str(args.data)},
+        )
+    finally:
+        log.close()
+    return EXIT_OK
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from pypi_witness.ingest.importer import default_workers, import_jsonl
+    from pypi_witness.log import open_log
+    from pypi_witness.progress import Progress
+
+    log = open_log(args.data)
+    try:
+        if args.file == "-":
+            stream, total = sys.stdin.buffer, None
+        else:
+            try:
+                stream = open(args.file, "rb")  # noqa: SIM115 - closed below
+            except OSError as e:
+                raise _CliError(f"cannot read {args.file}: {e.strerror}") from None
+            total = Path(args.file).stat().st_size
+        progress = Progress("importing", total)
+        try:
+            workers = default_workers(total) if args.workers is None else args.workers
+            result = import_jsonl(
+                log,
+                stream,
+                batch_size=args.batch_size,
+                workers=workers,
+                progress=lambda lines, read: progress.update(read, lines, "lines"),
+            )
+        finally:
+            if stream is not sys.stdin.buffer:
+                stream.close()
+        progress.finish(total or 0, result.lines, "lines")
+        cp = result.checkpoint.checkpoint
+        _emit(
+            args,
+            f"imported {result.appended:,} records ({result.duplicates:,} duplicates skipped, "
+            f"{result.conflicts:,} conflicts) from {result.lines:,} lines; log size {cp.size:,}\n"
+            + result.checkpoint.note.decode(),
+            {
+                "lines": result.lines,
+                "appended": result.appended,
+                "duplicates": result.duplicates,
+                "conflicts": result.conflicts,
+                "size": cp.size,
+                "root": b64(cp.root_hash),
+                "checkpoint": result.checkpoint.note.decode(),
+            },
+        )
+    finally:
+        log.close()
+    return EXIT_OK
+
+
+# --- log ------------------------------------------------------------------------
+
+
+def _inclusion_json(p: Any) -> dict[str, Any]:
+    return {
+        "index": p.index,
+        "size": p.size,
+        "leaf_hash": b64(p.leaf_hash),
+        "proof": [b64(h) for h in p.proof],
+        "root": b64(p.root_hash),
+    }
+
+
+def cmd_log(args: argparse.Namespace) -> int:
+    from pypi_witness.log import open_log
+
+    log = open_log(args.data, readonly=True)
+    try:
+        return _LOG_COMMANDS[args.log_command](log, args)
+    finally:
+        log.close()
+
+
+def _log_checkpoint(log: Any, args: argparse.Namespace) -> int:
+    signed = log.checkpoint()
+    cp = signed.checkpoint
+    if args.json:
+        _emit(args, "", {"origin": cp.origin, "size": cp.size, "root": b64(cp.root_hash), "note": signed.note.decode()})
+    else:
+        sys.stdout.write(signed.note.decode())
+    return EXIT_OK
+
+
+def _log_vkey(log: Any, args: argparse.Namespace) -> int:
+    _emit(args, log.verifier.vkey(), {"vkey": log.verifier.vkey()})
+    return EXIT_OK
+
+
+def _log_entries(log: Any, args: argparse.Namespace) -> int:
+    leaves = log.entries(args.start, args.end)
+    for index, leaf in enumerate(leaves, args.start):
+        if args.json:
+            print(json.dumps({"index": index, "leaf": b64(leaf)}, sort_keys=True))
+        else:
+            print(f"# entry {index}\n{leaf.decode(errors='replace')}", end="")
+    return EXIT_OK
+
+
+def _log_lookup(log: Any, args: argparse.Namespace) -> int:
+    found = log.lookup(args.filename)
+    if not found.entries:
+        raise _CliError(f"{args.filename} is not in the log (checked up to size {found.checkpoint.checkpoint.size})")
+    root = found.checkpoint.checkpoint.root_hash
+    for p in found.entries:
+        merkle.verify_inclusion(p.leaf_hash, p.index, p.size, p.proof, root)
+    if args.json:
+        _emit(
+            args,
+            "",
+            {
+                "filename": args.filename,
+                "checkpoint": found.checkpoint.note.decode(),
+                "entries": [{**_inclusion_json(p), "leaf": b64(p.leaf)} for p in found.entries],
+                "conflicts": [{"index": c.index, "earlier_index": c.earlier_index} for c in found.conflicts],
+            },
+        )
+        return EXIT_OK
+    for p in found.entries:
+        print(f"# entry {p.index} of {p.size} (inclusion proof of {len(p.proof)} hashes verified)")
+        print(p.leaf.decode(errors="replace"), end="")
+    for c in found.conflicts:
+        print(f"CONFLICT: entry {c.index} logs {c.filename} with other hashes than entry {c.earlier_index}")
+    return EXIT_OK
+
+
+def _log_proof(log: Any, args: argparse.Namespace) -> int:
+    if args.proof_kind == "inclusion":
+        p = log.inclusion_proof(args.index, args.size)
+        merkle.verify_inclusion(p.leaf_hash, p.index, p.size, p.proof, p.root_hash)
+        human = "\n".join(
+            [f"index {p.index}", f"size {p.size}", f"leaf_hash {b64(p.leaf_hash)}", f"root {b64(p.root_hash)}"]
+            + [f"proof {b64(h)}" for h in p.proof]
+        )
+        _emit(args, human, _inclusion_json(p))
+        return EXIT_OK
+    c = log.consistency_proof(args.old, args.new)
+    merkle.verify_consistency(c.old_size, c.new_size, c.old_root, c.new_root, c.proof)
+    human = "\n".join(
+        [f"old {c.old_size}", f"new {c.new_size}", f"old_root {b64(c.old_root)}", f"new_root {b64(c.new_root)}"]
+        + [f"proof {b64(h)}" for h in c.proof]
+    )
+    _emit(
+        args,
+        human,
+        {
+            "old": c.old_size,
+            "new": c.new_size,
+            "old_root": b64(c.old_root),
+            "new_root": b64(c.new_root),
+            "proof": [b64(h) for h in c.proof],
+        },
+    )
+    return EXIT_OK
+
+
+_LOG_COMMANDS = {
+    "checkpoint": _log_checkpoint,
+    "vkey": _log_vkey,
+    "entries": _log_entries,
+    "lookup": _log_lookup,
+    "proof": _log_proof,
+}
+
+
+# --- demo -----------------------------------------------------------------------
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from pypi_witness.demo import run_demo
+
+    return run_demo(args.data)
+
+
+# --- parsing --------------------------------------------------------------------
+
+
+class _CliError(WitnessError):
+    """A command-line level refusal (an unreadable file, nothing found)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _nonnegative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} is negative")
+    return value
+
+
+def _positive(text: str) -> int:
+    value = _nonnegative(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="pypi-witness", description="Witness the files PyPI serves in an append-only Merkle log.")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", help="machine-readable output")
+    data = argparse.ArgumentParser(add_help=False)
+    data.add_argument("--data", type=Path, required=True, metavar="DIR", help="the node's data directory")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("init", parents=[common, data], help="create keys and an empty log")
+    p.add_argument("--origin", required=True, help="the log's origin, e.g. witness.example.org/pypi")
+    p.set_defaults(func=cmd_init)
+
+    p = sub.add_parser("import", parents=[common, data], help="append BigQuery-shaped JSON Lines records")
+    p.add_argument("file", help="a JSON Lines file, or - for standard input")
+    p.add_argument("--batch-size", type=_positive, default=50_000, help="records per write transaction")
+    p.add_argument(
+        "--workers", type=_nonnegative, help="parsing processes (default: one per CPU for inputs over 8 MB, else 0)"
+    )
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("log", help="read the local log")
+    p.set_defaults(func=cmd_log)
+    lsub = p.add_subparsers(dest="log_command", required=True, parser_class=_Parser)
+    lsub.add_parser("checkpoint", parents=[common, data], help="the latest signed checkpoint")
+    lsub.add_parser("vkey", parents=[common, data], help="the log's verifier key")
+    q = lsub.add_parser("entries", parents=[common, data], help="entries START (inclusive) to END (exclusive)")
+    q.add_argument("start", type=_nonnegative)
+    q.add_argument("end", type=_nonnegative)
+    q = lsub.add_parser("lookup", parents=[common, data], help="every entry for a filename, with proofs")
+    q.add_argument("filename")
+    q = lsub.add_parser("proof", help="inclusion and consistency proofs")
+    psub = q.add_subparsers(dest="proof_kind", required=True, parser_class=_Parser)
+    r = psub.add_parser("inclusion", parents=[common, data], help="prove entry INDEX")
+    r.add_argument("index", type=_nonnegative)
+    r.add_argument("--size", type=_nonnegative, help="tree size (default: the signed checkpoint's)")
+    r = psub.add_parser("consistency", parents=[common, data], help="prove tree OLD is a prefix of tree NEW")
+    r.add_argument("old", type=_nonnegative)
+    r.add_argument("new", type=_nonnegative)
+
+    p = sub.add_parser("demo", help="create a log, import the bundled sample, show verified proofs")
+    p.add_argument("--data", type=Path, metavar="DIR", help="where to keep the demo log (default: a temporary directory)")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code (see the module docstring)."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except WitnessError as e:
+        print(f"pypi-witness: error: {e}", file=sys.stderr)
+        return EXIT_ERROR
+    except OSError as e:
+        where = f" {e.filename}" if e.filename else ""
+        print(f"pypi-witness: error:{where} {e.strerror or e}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("pypi-witness: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        sys.stderr.close()  # the reader went away; say nothing more
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,412 @@
+"""The durable log store, in one LMDB environment.
+
+Layout (named databases):
+
+``leaves``     8-byte big-endian index -> stored leaf; appended in order. A leaf
+               of exactly the shape of a ``LEAF_TEMPLATES`` entry (its header
+               line, then one ``key value`` line per key, in order) is stored as
+               one code byte (1 + the template's position) and the values joined
+               by newlines; any other leaf as ``0x00`` and the leaf. Both are
+               lossless: the stored form gives back the leaf byte for byte.
+``tiles``      1-byte level || 8-byte big-endian tile number -> up to TILE_WIDTH
+               perfect-subtree hashes of that level, concatenated. Level 0 (the
+               leaf hashes) is not stored: it is one SHA-256 of a stored leaf.
+``names``      DUPFIXED: SHA-256(filename)[:1] -> SHA-256(filename)[1:8] || 6-byte
+               index, packed 13 bytes an item with no per-item header; a lookup
+               scans the items with its hash and keeps the leaves whose filename
+               really matches (8 hash bytes tell 20 M filenames apart but for a
+               handful, and those are checked)
+``conflicts``  8-byte index -> 8-byte earlier index || filename (UTF-8)
+``meta``       ``layout`` -> ``LAYOUT`` (this docstring's version); ``checkpoint``
+               -> signed note; ``checkpoint_size`` -> 8 bytes
+
+The log's size is the number of leaves; everything an append writes goes in
+one write transaction, so a crash leaves a consistent prefix. LMDB facts this
+relies on (DESIGN §5): one writer, the transaction begun and committed in one
+thread, ``sync=True``, a large map size set once, ``putmulti(append=True)`` for
+the monotonic leaf keys, short read transactions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import struct
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import lmdb
+
+from pypi_witness.core.merkle import NodeId, append_to_frontier, frontier_ids, leaf_hash, root_from_frontier
+from pypi_witness.core.records import Record, parse_record, record_filename
+from pypi_witness.errors import ConflictError, OutOfRangeError, RecordError, StoreError
+from pypi_witness.store.base import AppendResult, Conflict, leaves_of, plan_append
+
+# 127 hashes = 4,064 bytes: with LMDB's 16-byte page header a full tile fills
+# exactly one 4 KiB overflow page.
+TILE_WIDTH = 127
+_TILE_BYTES = TILE_WIDTH * 32
+# The version of the layout above; a store of another layout is refused.
+LAYOUT = b"pypi-witness-lmdb/1"
+# Tiles kept in memory (at most 4 KiB each).
+TILE_CACHE_SIZE = 2048
+# The name index holds entry indexes in 6 bytes.
+MAX_ENTRIES = 1 << 48
+# Address space reserved for the map; the file grows only as pages are used.
+DEFAULT_MAP_SIZE = 1 << 40
+# Readers at once (threads of a node plus CLI processes).
+DEFAULT_MAX_READERS = 512
+
+_sha256 = hashlib.sha256
+_open_paths: set[Path] = set()
+_open_lock = threading.Lock()
+
+
+def _u64(n: int) -> bytes:
+    return n.to_bytes(8, "big")
+
+
+def _name_prefix(filename: str) -> bytes:
+    """The 8 bytes a filename is indexed by: 1 for the bucket key, 7 that lead its items."""
+    return hashlib.sha256(filename.encode()).digest()[:8]
+
+
+# Leaf shapes stored as values only. Append-only: a code, once used, keeps its meaning.
+LEAF_TEMPLATES: tuple[tuple[bytes, tuple[bytes, ...]], ...] = (
+    (
+        b"pypi-witness/v1 file\n",
+        (b"name ", b"version ", b"file ", b"sha256 ", b"blake2b ", b"size ", b"time ", b"serial "),
+    ),
+)
+
+
+def _template_pattern(header: bytes, keys: tuple[bytes, ...]) -> re.Pattern[bytes]:
+    """A pattern that matches exactly the leaves of a template, capturing the values."""
+    return re.compile(re.escape(header) + b"".join(re.escape(k) + rb"([^\n]*)\n" for k in keys), re.DOTALL)
+
+
+_TEMPLATE_MATCHERS = tuple(_template_pattern(h, k).fullmatch for h, k in LEAF_TEMPLATES)
+
+
+def _pack_leaf(leaf: bytes) -> bytes:
+    """The stored form of ``leaf`` (see the module docstring)."""
+    for code, match in enumerate(_TEMPLATE_MATCHERS, 1):
+        m = match(leaf)
+        if m is not None:
+            return bytes((code,)) + b"\n".join(m.groups())
+    return b"\x00" + leaf
+
+
+def _unpack_leaf(stored: bytes) -> bytes:
+    """The leaf whose stored form is ``stored``. StoreError for an unknown code."""
+    code = stored[0]
+    if code == 0:
+        return stored[1:]
+    if code > len(LEAF_TEMPLATES):
+        raise StoreError(f"stored leaf has unknown template code {code}")
+    header, keys = LEAF_TEMPLATES[code - 1]
+    values = stored[1:].split(b"\n")
+    if len(values) != len(keys):
+        raise StoreError(f"stored leaf has {len(values)} values, template {code} has {len(keys)}")
+    return header + b"".join([k + v + b"\n" for k, v in zip(keys, values)])
+
+
+# What prepare_leaf computes for one leaf: the stored form, the leaf hash, the
+# filename and its 8-byte name-index prefix (None, b"" for a leaf about no file).
+Prepared = tuple[bytes, bytes, str | None, bytes]
+
+
+def prepare_leaf(leaf: bytes, filename: str | None) -> Prepared:
+    """The stateless part of appending ``leaf``: pure, so import workers can run it."""
+    prefix = b"" if filename is None else _name_prefix(filename)
+    return (_pack_leaf(leaf), _sha256(b"\x00" + leaf).digest(), filename, prefix)
+
+
+_tile_key_struct = struct.Struct(">BQ")
+_tile_key = _tile_key_struct.pack  # (level, tile number) -> key
+
+
+class LmdbStore:
+    """A ``LogStore`` in an LMDB environment at ``path`` (a directory, created if missing).
+
+    Raises StoreError if the directory cannot be opened as a store, or is
+    already open in this process (LMDB forbids opening an environment twice in
+    one process). ``readonly=True`` opens for reading only, alongside a writer
+    in another process.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        readonly: bool = False,
+        map_size: int = DEFAULT_MAP_SIZE,
+        max_readers: int = DEFAULT_MAX_READERS,
+    ) -> None:
+        self._path = Path(path).resolve()
+        with _open_lock:
+            if self._path in _open_paths:
+                raise StoreError(f"store {self._path} is already open in this process")
+            try:
+                if not readonly:
+                    self._path.mkdir(parents=True, exist_ok=True)
+                self._env = lmdb.open(
+                    str(self._path),
+                    map_size=map_size,
+                    max_dbs=8,
+                    max_readers=max_readers,
+                    readonly=readonly,
+                    sync=True,
+                    metasync=True,
+                    readahead=False,
+                    create=not readonly,
+                )
+                self._leaves = self._env.open_db(b"leaves", create=not readonly)
+                self._tiles = self._env.open_db(b"tiles", create=not readonly)
+                self._names = self._env.open_db(b"names", create=not readonly, dupsort=True, dupfixed=True)
+                self._conflicts = self._env.open_db(b"conflicts", create=not readonly)
+                self._meta = self._env.open_db(b"meta", create=not readonly)
+                self._check_layout(readonly)
+            except (lmdb.Error, OSError) as e:
+                raise StoreError(f"cannot open store at {self._path}: {e}") from None
+            except StoreError:
+                self._env.close()
+                raise
+            _open_paths.add(self._path)
+        self._readonly = readonly
+        self._closed = False
+        # A tile's hashes never change, it only gains more (the tree only
+        # grows), so a cached tile is right for every hash it holds; one that
+        # is too short is read again. The first TILE_CACHE_SIZE tiles read are
+        # kept: every proof reads the few upper-level tiles, so they are in.
+        self._tile_cache: dict[tuple[int, int], bytes] = {}
+        # The right frontier of the tree at _frontier_size, kept between appends.
+        self._frontier: list[bytes] = []
+        self._frontier_size = 0
+
+    def _check_layout(self, readonly: bool) -> None:
+        with self._env.begin(write=not readonly) as txn:
+            layout = txn.get(b"layout", None, self._meta)
+            if layout is None and not readonly:
+                txn.put(b"layout", LAYOUT, db=self._meta)
+            elif layout != LAYOUT:
+                shown = "none" if layout is None else layout.decode(errors="replace")
+                raise StoreError(f"store at {self._path} has layout {shown}; this version reads {LAYOUT.decode()}")
+
+    # --- reading -----------------------------------------------------------
+
+    def _read(self) -> lmdb.Transaction:
+        if self._closed:
+            raise StoreError("the store is closed")
+        return self._env.begin()
+
+    def _size(self, txn: lmdb.Transaction) -> int:
+        return txn.stat(self._leaves)["entries"]
+
+    def size(self) -> int:
+        with self._read() as txn:
+            return self._size(txn)
+
+    def _hashes(self, txn: lmdb.Transaction, ids: Sequence[NodeId]) -> list[bytes]:
+        """Hashes by id, from the tile cache or the store."""
+        out: list[bytes] = []
+        cache = self._tile_cache
+        for level, index in ids:
+            if level == 0:
+                leaf = txn.get(index.to_bytes(8, "big"), None, self._leaves)
+                if leaf is None:
+                    raise OutOfRangeError(f"leaf {index} is beyond the log")
+                out.append(leaf_hash(_unpack_leaf(bytes(leaf))))
+                continue
+            tile_no, pos = divmod(index, TILE_WIDTH)
+            end = pos * 32 + 32
+            tile = cache.get((level, tile_no))
+            if tile is None or len(tile) < end:
+                tile = bytes(txn.get(_tile_key(level, tile_no), b"", self._tiles))
+                if len(tile) < end:
+                    raise OutOfRangeError(f"subtree ({level}, {index}) is beyond the log")
+                if len(cache) < TILE_CACHE_SIZE or (level, tile_no) in cache:
+                    cache[(level, tile_no)] = tile
+            out.append(tile[end - 32 : end])
+        return out
+
+    def read_hashes(self, ids: Sequence[NodeId]) -> list[bytes]:
+        with self._read() as txn:
+            return self._hashes(txn, ids)
+
+    def leaves(self, start: int, end: int) -> list[bytes]:
+        with self._read() as txn:
+            size = self._size(txn)
+            if not 0 <= start <= end <= size:
+                raise OutOfRangeError(f"entries [{start}, {end}) are not in a log of size {size}")
+            if start == end:
+                return []
+            if end == start + 1:
+                return [_unpack_leaf(txn.get(_u64(start), None, self._leaves))]
+            cursor = txn.cursor(self._leaves)
+            cursor.set_key(_u64(start))
+            out = []
+            for _key, value in cursor:
+                out.append(_unpack_leaf(value))
+                if len(out) == end - start:
+                    break
+            return out
+
+    def _lookup(
+        self, txn: lmdb.Transaction, filename: str, bucket: bytes, lead: bytes, cursor: lmdb.Cursor
+    ) -> list[tuple[int, bytes]]:
+        found: list[tuple[int, bytes]] = []
+        if not cursor.set_range_dup(bucket, lead + b"\x00" * 6) or cursor.value()[:7] != lead:
+            return found  # the common case: a filename never seen
+        for item in cursor.iternext_dup(keys=False, values=True):
+            if item[:7] != lead:
+                break
+            index = int.from_bytes(item[7:], "big")
+            stored = txn.get(_u64(index), None, self._leaves)
+            if stored is None:
+                raise StoreError(f"name index points at missing entry {index}")
+            leaf = _unpack_leaf(stored)
+            try:
+                name = record_filename(parse_record(leaf))
+            except RecordError as e:
+                raise StoreError(f"entry {index} does not parse: {e}") from None
+            if name == filename:  # not just a hash collision
+                found.append((index, leaf))
+        return found
+
+    def lookup(self, filename: str) -> list[tuple[int, bytes]]:
+        with self._read() as txn:
+            prefix = _name_prefix(filename)
+            return self._lookup(txn, filename, prefix[:1], prefix[1:], txn.cursor(self._names))
+
+    def conflicts(self, start: int = 0, limit: int = 1000) -> list[Conflict]:
+        out: list[Conflict] = []
+        with self._read() as txn:
+            cursor = txn.cursor(self._conflicts)
+            if not cursor.set_range(_u64(start)):
+                return out
+            for key, value in cursor:
+                if len(out) >= limit:
+                    break
+                out.append(Conflict(value[8:].decode(), int.from_bytes(key, "big"), int.from_bytes(value[:8], "big")))
+        return out
+
+    def checkpoint(self) -> bytes | None:
+        with self._read() as txn:
+            return txn.get(b"checkpoint", None, self._meta)
+
+    # --- writing -----------------------------------------------------------
+
+    def _write(self) -> lmdb.Transaction:
+        if self._closed:
+            raise StoreError("the store is closed")
+        if self._readonly:
+            raise StoreError("the store is open read-only")
+        return self._env.begin(write=True)
+
+    def _frontier_for(self, txn: lmdb.Transaction, size: int) -> list[bytes]:
+        if size != self._frontier_size or len(self._frontier) != bin(size).count("1"):
+            # First append since opening, or another process appended meanwhile.
+            self._frontier = self._hashes(txn, frontier_ids(size))
+            self._frontier_size = size
+        return list(self._frontier)
+
+    def append(self, records: Sequence[Record]) -> AppendResult:
+        return self.append_prepared([prepare_leaf(leaf, filename) for leaf, filename in leaves_of(records)])
+
+    prepare_leaf = staticmethod(prepare_leaf)
+
+    def append_prepared(self, items: Sequence[Prepared]) -> AppendResult:
+        # The batch's named leaves in name-index order: looking them up (and
+        # later inserting them) in that order walks the index forward instead
+        # of jumping to a random page for every leaf.
+        named = sorted((item[3], position) for position, item in enumerate(items) if item[2] is not None)
+        try:
+            with self._write() as txn:
+                names = txn.cursor(self._names)
+                logged: dict[int, list[tuple[int, bytes]]] = {}
+                for prefix, position in named:
+                    found = self._lookup(txn, items[position][2], prefix[:1], prefix[1:], names)  # type: ignore[arg-type]
+                    if found:
+                        logged[position] = found
+                old_size = self._size(txn)
+                frontier = self._frontier_for(txn, old_size)
+                accepted, duplicates = plan_append(
+                    [item[2] for item in items], lambda i: _unpack_leaf(items[i][0]), old_size,
+                    lambda i: logged.get(i, ()),
+                )  # fmt: skip
+                if old_size + len(accepted) > MAX_ENTRIES:
+                    raise StoreError(f"the log cannot hold more than {MAX_ENTRIES} entries")
+                leaf_items: list[tuple[bytes, bytes]] = []
+                nodes: list[tuple[int, int, bytes]] = []
+                conflicts: list[Conflict] = []
+                index_at: list[int] = [-1] * len(items)
+                index = old_size
+                for position, conflicts_with in accepted:
+                    stored, hash_, filename, _ = items[position]
+                    leaf_items.append((index.to_bytes(8, "big"), stored))
+                    append_to_frontier(frontier, index, hash_, nodes)
+                    index_at[position] = index
+                    if conflicts_with is not None and filename is not None:
+                        conflicts.append(Conflict(filename, index, conflicts_with))
+                    index += 1
+                txn.cursor(self._leaves).putmulti(leaf_items, append=True)
+                names.putmulti(
+                    [
+                        (prefix[:1], prefix[1:] + index_at[position].to_bytes(6, "big"))
+                        for prefix, position in named
+                        if index_at[position] >= 0
+                    ]
+                )
+                for c in conflicts:
+                    txn.put(_u64(c.index), _u64(c.earlier_index) + c.filename.encode(), db=self._conflicts)
+                self._put_tiles(txn, nodes)
+        except lmdb.Error as e:
+            raise StoreError(f"append failed, nothing was written: {e}") from None
+        self._frontier, self._frontier_size = frontier, index
+        return AppendResult(old_size, index, root_from_frontier(frontier), duplicates, tuple(conflicts))
+
+    def _put_tiles(self, txn: lmdb.Transaction, nodes: list[tuple[int, int, bytes]]) -> None:
+        """Add new interior perfect-subtree hashes (level >= 1) to their tiles."""
+        by_level: dict[int, list[tuple[int, bytes]]] = {}
+        for level, index, h in nodes:
+            by_level.setdefault(level, []).append((index, h))
+        for level, items in by_level.items():
+            first = items[0][0]
+            tile_no, pos = divmod(first, TILE_WIDTH)
+            existing = txn.get(_tile_key(level, tile_no), b"", self._tiles)
+            if len(existing) != pos * 32:
+                raise StoreError(f"tile ({level}, {tile_no}) holds {len(existing) // 32} hashes, expected {pos}")
+            data = existing + b"".join(h for _, h in items)
+            for offset in range(0, len(data), _TILE_BYTES):
+                txn.put(_tile_key(level, tile_no), data[offset : offset + _TILE_BYTES], db=self._tiles)
+                tile_no += 1
+
+    def set_checkpoint(self, note: bytes, size: int) -> None:
+        with self._write() as txn:
+            raw = txn.get(b"checkpoint_size", None, self._meta)
+            known = 0 if raw is None else int.from_bytes(raw, "big")
+            durable = self._size(txn)
+            if size < known or size > durable:
+                raise ConflictError(
+                    f"checkpoint for size {size} refused: stored checkpoint has size {known}, "
+                    f"log has size {durable}",
+                    known_size=known,
+                )
+            txn.put(b"checkpoint", note, db=self._meta)
+            txn.put(b"checkpoint_size", _u64(size), db=self._meta)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._env.close()
+        with _open_lock:
+            _open_paths.discard(self._path)
+
+    def __enter__(self) -> LmdbStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,95 @@
+"""An in-memory log store: the reference for the store contract, and the simulator's store."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pypi_witness.core.merkle import MemoryHashes, NodeId, leaf_hash
+from pypi_witness.core.records import Record
+from pypi_witness.errors import ConflictError, OutOfRangeError, ProofError, StoreError
+from pypi_witness.store.base import AppendResult, Conflict, Leaf, leaves_of, plan_append
+
+
+class MemoryStore:
+    """A ``LogStore`` held in Python lists and dicts; nothing survives the process."""
+
+    def __init__(self) -> None:
+        self._leaves: list[bytes] = []
+        self._tree = MemoryHashes()
+        self._by_filename: dict[str, list[int]] = {}
+        self._conflicts: list[Conflict] = []
+        self._checkpoint: tuple[bytes, int] | None = None
+        self._closed = False
+
+    def _open(self) -> None:
+        if self._closed:
+            raise StoreError("the store is closed")
+
+    def size(self) -> int:
+        self._open()
+        return len(self._leaves)
+
+    def append(self, records: Sequence[Record]) -> AppendResult:
+        return self.append_prepared(leaves_of(records))
+
+    @staticmethod
+    def prepare_leaf(leaf: bytes, filename: str | None) -> Leaf:
+        return (leaf, filename)
+
+    def append_prepared(self, items: Sequence[Leaf]) -> AppendResult:
+        self._open()
+        old_size = len(self._leaves)
+        accepted, duplicates = plan_append(
+            [f for _, f in items], lambda i: items[i][0], old_size, lambda i: self.lookup(items[i][1])  # type: ignore[arg-type]
+        )
+        conflicts = []
+        for position, conflicts_with in accepted:
+            leaf, filename = items[position]
+            index = len(self._leaves)
+            self._leaves.append(leaf)
+            self._tree.append(leaf_hash(leaf))
+            if filename is not None:
+                self._by_filename.setdefault(filename, []).append(index)
+                if conflicts_with is not None:
+                    conflicts.append(Conflict(filename, index, conflicts_with))
+        self._conflicts.extend(conflicts)
+        return AppendResult(old_size, len(self._leaves), self._tree.root(), duplicates, tuple(conflicts))
+
+    def read_hashes(self, ids: Sequence[NodeId]) -> list[bytes]:
+        self._open()
+        try:
+            return self._tree.read_hashes(ids)
+        except ProofError:
+            raise OutOfRangeError("hash asked for is beyond the log") from None
+
+    def leaves(self, start: int, end: int) -> list[bytes]:
+        self._open()
+        if not 0 <= start <= end <= len(self._leaves):
+            raise OutOfRangeError(f"entries [{start}, {end}) are not in a log of size {len(self._leaves)}")
+        return self._leaves[start:end]
+
+    def lookup(self, filename: str) -> list[tuple[int, bytes]]:
+        self._open()
+        return [(i, self._leaves[i]) for i in self._by_filename.get(filename, ())]
+
+    def conflicts(self, start: int = 0, limit: int = 1000) -> list[Conflict]:
+        self._open()
+        return [c for c in self._conflicts if c.index >= start][:limit]
+
+    def checkpoint(self) -> bytes | None:
+        self._open()
+        return None if self._checkpoint is None else self._checkpoint[0]
+
+    def set_checkpoint(self, note: bytes, size: int) -> None:
+        self._open()
+        known = 0 if self._checkpoint is None else self._checkpoint[1]
+        if size < known or size > len(self._leaves):
+            raise ConflictError(
+                f"checkpoint for size {size} refused: stored checkpoint has size {known}, "
+                f"log has size {len(self._leaves)}",
+                known_size=known,
+            )
+        self._checkpoint = (note, size)
+
+    def close(self) -> None:
+        self._closed = True
