@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import io
 import tempfile
 from importlib import resources
@@ -30,11 +32,15 @@ def run_demo(data: Path | None) -> int:
     """Create a log in ``data`` (default: a temporary directory), import the sample, verify."""
     if data is None:
         with tempfile.TemporaryDirectory(prefix="pypi-witness-demo-") as tmp:
-            return _demo(Path(tmp) / "node")
-    return _demo(data)
+            _demo(Path(tmp) / "node")
+            print("\n(The log was in a temporary directory, now removed; `pypi-witness demo --data DIR` keeps it.)")
+            return 0
+    _demo(data)
+    print(f"\nThe log is in {data}; try: pypi-witness log checkpoint --data {data}")
+    return 0
 
 
-def _demo(data: Path) -> int:
+def _demo(data: Path) -> None:
     _step(f"Creating a log for origin {DEMO_ORIGIN} in {data}")
     log = init_log(data, DEMO_ORIGIN)
     try:
@@ -77,7 +83,21 @@ def _demo(data: Path) -> int:
         c = log.consistency_proof(old.size, size)
         merkle.verify_consistency(old.size, size, old.root_hash, root, c.proof)
         print(f"consistency proof of {len(c.proof)} hashes verified: the first checkpoint is a prefix of the second")
-        print(f"\nThe log is in {data}; try: pypi-witness log lookup --data {data} {filename}")
+
+        _step(f"The index now serves {filename} with other bytes")
+        original = parse_record(entry)
+        swapped = dataclasses.replace(
+            original,
+            sha256=hashlib.sha256(b"swapped " + entry).hexdigest(),
+            blake2b_256=hashlib.blake2b(b"swapped " + entry, digest_size=32).hexdigest(),
+        )
+        result = log.append([swapped])
+        log.publish()
+        for conflict in log.lookup(filename).conflicts:
+            print(
+                f"CONFLICT: entry {conflict.index} logs {conflict.filename} with sha256 {swapped.sha256[:16]}..., "
+                f"entry {conflict.earlier_index} with {original.sha256[:16]}..."
+            )
+        print(f"both observations stay in the log (size {result.new_size}), signed; neither is overwritten")
     finally:
         log.close()
-    return 0

@@ -1,11 +1,14 @@
 """Backfill: append a JSON Lines file of BigQuery-shaped file records to a log.
 
-The stream is cut into blocks of whole lines. Worker processes (spawned, never
+The input is cut into blocks of whole lines. Worker processes (spawned, never
 forked: DESIGN §5) parse each block into leaves and do the stateless part of
 appending them (the store's ``prepare_leaf``: hashing, encoding), while this
-process appends them to the store in batches of one write transaction each; at most
-``BLOCKS_IN_FLIGHT`` blocks are in flight, so memory stays bounded whatever the
-input's size. With ``workers=0`` everything runs in this process.
+process appends them to the store in batches of one write transaction each. A
+regular file is read by the workers themselves, each its own byte range (a
+range holds the lines that begin in it); a pipe is read here and its blocks
+handed over. At most ``BLOCKS_IN_FLIGHT`` blocks are in flight, so memory stays
+bounded whatever the input's size. With ``workers=0`` everything runs in this
+process.
 
 A malformed line stops the import with its line number; nothing of its batch
 is committed (earlier batches are). One checkpoint is signed at the end, after
@@ -26,6 +29,7 @@ from typing import IO
 from pypi_witness.core.checkpoint import SignedCheckpoint
 from pypi_witness.core.records import format_record
 from pypi_witness.ingest.bigquery import parse_line
+from pypi_witness.errors import RecordError
 from pypi_witness.log import Log
 
 # Records per write transaction: large enough that the commit's fsync is noise,
@@ -50,38 +54,66 @@ class ImportResult:
     checkpoint: SignedCheckpoint
 
 
-def parse_block(first_line: int, block: bytes, prepare: Callable[[bytes, str | None], object]) -> list[object]:
-    """The prepared leaves of a block of whole JSON Lines lines; blank lines are skipped.
+@dataclass(frozen=True, slots=True)
+class ParsedBlock:
+    """A block's prepared leaves and line count; ``bad_line`` > 0 locates its first bad line.
 
-    ``prepare`` is the store's ``prepare_leaf``. Raises RecordError ``line N:
-    ...`` for the first malformed line.
+    Workers do not know where their block starts, so a bad line is reported by
+    its position in the block and its bytes; the importer parses it again with
+    its real line number to raise the error.
+    """
+
+    prepared: list[object]
+    lines: int
+    bad_line: int = 0
+    bad_text: bytes = b""
+
+
+def parse_block(block: bytes, prepare: Callable[[bytes, str | None], object]) -> ParsedBlock:
+    """Parse a block of whole JSON Lines lines; blank lines are skipped.
+
+    ``prepare`` is the store's ``prepare_leaf``. Stops at the first malformed line.
     """
     prepared: list[object] = []
-    for lineno, line in enumerate(block.splitlines(), first_line):
+    lines = block.split(b"\n")
+    if lines[-1] == b"":
+        lines.pop()
+    for position, line in enumerate(lines, 1):
         if line and not line.isspace():
-            record = parse_line(line, lineno)
+            try:
+                record = parse_line(line, position)
+            except RecordError:
+                return ParsedBlock(prepared, len(lines), position, line)
             prepared.append(prepare(format_record(record), record.filename))
-    return prepared
+    return ParsedBlock(prepared, len(lines))
 
 
-def _blocks(stream: IO[bytes]) -> Iterator[tuple[int, bytes, int]]:
-    """(first line number, block of whole lines, bytes read so far) for the stream."""
-    lineno, carry, read = 1, b"", 0
-    while True:
-        chunk = stream.read(BLOCK_BYTES)
-        read += len(chunk)
-        if not chunk:
-            if carry:
-                yield lineno, carry, read
-            return
+def parse_range(path: str, start: int, end: int, prepare: Callable[[bytes, str | None], object]) -> ParsedBlock:
+    """Parse the lines of file ``path`` that begin at a byte offset in [start, end)."""
+    with open(path, "rb") as f:
+        if start > 0:
+            f.seek(start - 1)
+            f.readline()  # the line that began before ``start`` is the previous range's
+            start = f.tell()
+        if start >= end:
+            return ParsedBlock([], 0)
+        block = f.read(end - start)
+        if not block.endswith(b"\n"):
+            block += f.readline()  # finish the last line that begins in the range
+    return parse_block(block, prepare)
+
+
+def _blocks(stream: IO[bytes]) -> Iterator[bytes]:
+    """Blocks of whole lines (the last may lack its newline) of about BLOCK_BYTES."""
+    carry = b""
+    while chunk := stream.read(BLOCK_BYTES):
         data = carry + chunk
         cut = data.rfind(b"\n") + 1
-        if cut == 0:
-            carry = data
-            continue
         block, carry = data[:cut], data[cut:]
-        yield lineno, block, read
-        lineno += block.count(b"\n")
+        if block:
+            yield block
+    if carry:
+        yield carry
 
 
 @contextlib.contextmanager
@@ -98,6 +130,17 @@ def _cyclic_gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+def _regular_file(stream: IO[bytes]) -> str | None:
+    """The path of ``stream`` if it is a regular file read from its start, else None."""
+    name = getattr(stream, "name", None)
+    try:
+        if isinstance(name, str) and stream.tell() == 0 and os.path.isfile(name):
+            return name
+    except (OSError, ValueError):
+        pass
+    return None
+
+
 def default_workers(size_hint: int | None) -> int:
     """Worker processes for an input of ``size_hint`` bytes (None: unknown, e.g. a pipe)."""
     if size_hint is not None and size_hint < PARALLEL_THRESHOLD:
@@ -105,24 +148,41 @@ def default_workers(size_hint: int | None) -> int:
     return os.cpu_count() or 1
 
 
+def _jobs(
+    stream: IO[bytes], path: str | None, prepare: Callable[[bytes, str | None], object]
+) -> Iterator[tuple[Callable[..., ParsedBlock], tuple, int]]:
+    """(function, arguments, bytes read when done) for every block, in order."""
+    if path is not None:
+        size = os.path.getsize(path)
+        for start in range(0, size, BLOCK_BYTES):
+            end = min(start + BLOCK_BYTES, size)
+            yield parse_range, (path, start, end, prepare), end
+        return
+    read = 0
+    for block in _blocks(stream):
+        read += len(block)
+        yield parse_block, (block, prepare), read
+
+
 def _parsed(
-    stream: IO[bytes], workers: int, prepare: Callable[[bytes, str | None], object]
-) -> Iterator[tuple[list[object], int, int]]:
-    """(prepared leaves, lines, bytes read so far) per block, in order: here or in workers."""
+    stream: IO[bytes], path: str | None, workers: int, prepare: Callable[[bytes, str | None], object]
+) -> Iterator[tuple[ParsedBlock, int]]:
+    """(parsed block, bytes read so far) per block, in order: here or in worker processes."""
+    jobs = _jobs(stream, path, prepare)
     if workers <= 0:
-        for first, block, read in _blocks(stream):
-            yield parse_block(first, block, prepare), block.count(b"\n"), read
+        for function, args, read in jobs:
+            yield function(*args), read
         return
     with multiprocessing.get_context("spawn").Pool(workers, initializer=gc.disable) as pool:
         pending: deque = deque()
-        for first, block, read in _blocks(stream):
-            pending.append((pool.apply_async(parse_block, (first, block, prepare)), block.count(b"\n"), read))
+        for function, args, read in jobs:
+            pending.append((pool.apply_async(function, args), read))
             if len(pending) >= max(BLOCKS_IN_FLIGHT, 2 * workers):
-                job, lines, done = pending.popleft()
-                yield job.get(), lines, done
+                job, done = pending.popleft()
+                yield job.get(), done
         while pending:
-            job, lines, done = pending.popleft()
-            yield job.get(), lines, done
+            job, done = pending.popleft()
+            yield job.get(), done
 
 
 def import_jsonl(
@@ -150,10 +210,14 @@ def import_jsonl(
         batch.clear()
 
     lines = read = 0
+    path = _regular_file(stream)
     with _cyclic_gc_paused():
-        for prepared, block_lines, read in _parsed(stream, workers, log.store.prepare_leaf):
-            batch.extend(prepared)
-            lines += block_lines
+        for parsed, read in _parsed(stream, path, workers, log.store.prepare_leaf):
+            batch.extend(parsed.prepared)
+            if parsed.bad_line:
+                parse_line(parsed.bad_text, lines + parsed.bad_line)  # raises, with the real line number
+                raise AssertionError("a line refused in a worker parsed here")
+            lines += parsed.lines
             if len(batch) >= batch_size:
                 commit()
                 if progress is not None:
