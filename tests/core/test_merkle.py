@@ -210,3 +210,19 @@ def test_frontier_ids_cover_the_tree():
         for level, index in ids:
             assert index << level == start
             start += 1 << level
+
+
+def test_extend_frontier_matches_one_leaf_at_a_time():
+    hashes = [merkle.leaf_hash(x) for x in LEAVES]
+    for split in (0, 1, 5, 31, 32, 33, 64):
+        frontier: list[bytes] = []
+        nodes: list[tuple[int, int, bytes]] = []
+        size = merkle.extend_frontier(frontier, 0, hashes[:split], nodes)
+        size = merkle.extend_frontier(frontier, size, hashes[split:], nodes)
+        assert size == MAX
+        assert merkle.root_from_frontier(frontier) == ROOTS[MAX]
+        one_by_one: list[tuple[int, int, bytes]] = []
+        reference: list[bytes] = []
+        for n, h in enumerate(hashes):
+            merkle.append_to_frontier(reference, n, h, one_by_one)
+        assert nodes == one_by_one

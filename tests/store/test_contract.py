@@ -194,13 +194,13 @@ def test_closed_store_refuses_everything(store):
 
 def test_lmdb_stores_file_records_as_values_only():
     """The file record format and the store's template agree; if not, disk use grows."""
-    from pypi_witness.store.lmdb_store import _pack_leaf, _unpack_leaf
+    from pypi_witness.store.leaf_codec import pack_leaf, unpack_leaf
 
     leaf = format_record(record(1))
-    stored = _pack_leaf(leaf)
+    stored = pack_leaf(leaf)
     assert stored[0] == 1
     assert len(stored) < len(leaf) - 60
-    assert _unpack_leaf(stored) == leaf
+    assert unpack_leaf(stored) == leaf
 
 
 def test_lmdb_survives_reopen_and_keeps_appending(tmp_path):

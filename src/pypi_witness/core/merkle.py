@@ -15,7 +15,7 @@ Verification functions take plain values, return ``None`` on success and raise
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Protocol
 
 from pypi_witness.errors import ProofError
@@ -88,6 +88,26 @@ def append_to_frontier(
             new_nodes.append((level, index, h))
     frontier.append(h)
     return frontier
+
+
+def extend_frontier(
+    frontier: list[bytes],
+    size: int,
+    leaf_hashes: Iterable[bytes],
+    new_nodes: list[tuple[int, int, bytes]],
+) -> int:
+    """``append_to_frontier`` for each of ``leaf_hashes`` in turn; returns the new size."""
+    for h in leaf_hashes:
+        index = size
+        level = 0
+        while index & 1:
+            h = _sha256(b"\x01" + frontier.pop() + h).digest()
+            index >>= 1
+            level += 1
+            new_nodes.append((level, index, h))
+        frontier.append(h)
+        size += 1
+    return size
 
 
 def root_from_frontier(frontier: Sequence[bytes]) -> bytes:
@@ -164,28 +184,36 @@ def _check_index(index: int, size: int) -> None:
         raise ProofError(f"index {index} is not in a tree of size {size}")
 
 
-def inclusion_ranges(index: int, size: int) -> list[tuple[int, int]]:
-    """Leaf ranges whose hashes form PATH(index, D[0:size]) (RFC 9162 §2.1.3.1), bottom up."""
+def inclusion_proof(index: int, size: int, reader: HashReader) -> list[bytes]:
+    """PATH(index, D[0:size]): the inclusion proof of leaf ``index`` (RFC 9162 §2.1.3.1), bottom up.
+
+    Raises ProofError if index is not in [0, size).
+    """
     _check_index(index, size)
+    ids: list[NodeId] = []
+    edge: tuple[int, int] | None = None  # (position in ids, number of subtrees) of the cut sibling
     # Levels below `inner` are those where the path and the tree's last leaf
-    # differ: the sibling there is the other child, possibly cut at `size`.
+    # differ: the sibling there is the other child, cut at `size` at most once
+    # (where it holds the last leaf).
     inner = (index ^ (size - 1)).bit_length()
-    ranges: list[tuple[int, int]] = []
     for level in range(inner):
-        start = ((index >> level) ^ 1) << level
-        ranges.append((start, min(start + (1 << level), size)))
+        sibling = (index >> level) ^ 1
+        if (sibling + 1) << level <= size:
+            ids.append((level, sibling))
+        else:
+            cut = _range_ids(sibling << level, size)
+            edge = (len(ids), len(cut))
+            ids.extend(cut)
     # Above `inner` the path runs along the right edge: it has a (left) sibling
     # exactly where the index has a 1 bit.
     for level in range(inner, size.bit_length()):
         if index >> level & 1:
-            start = ((index >> level) ^ 1) << level
-            ranges.append((start, start + (1 << level)))
-    return ranges
-
-
-def inclusion_proof(index: int, size: int, reader: HashReader) -> list[bytes]:
-    """PATH(index, D[0:size]): the inclusion proof of leaf ``index`` (RFC 9162 §2.1.3.1)."""
-    return _read_ranges(inclusion_ranges(index, size), reader)
+            ids.append((level, (index >> level) ^ 1))
+    hashes = reader.read_hashes(ids)
+    if edge is not None:
+        pos, n = edge
+        hashes[pos : pos + n] = [root_from_frontier(hashes[pos : pos + n])]
+    return hashes
 
 
 def consistency_ranges(old_size: int, new_size: int) -> list[tuple[int, int]]:

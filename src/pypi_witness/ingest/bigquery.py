@@ -177,8 +177,14 @@ def parse_line(line: bytes | str, lineno: int) -> FileRecord:
     time, a ``path`` that does not match the BLAKE2b digest and filename).
     """
     try:
+        if type(line) is bytes:
+            try:
+                obj = orjson.loads(line)  # validates UTF-8 itself: no decoding pass
+            except orjson.JSONDecodeError:
+                obj = _decode(line.decode("utf-8"))  # for the precise message
+            return _convert(obj)
         if type(line) is not str:
-            line = (line if type(line) is bytes else bytes(line)).decode("utf-8")
+            line = bytes(line).decode("utf-8")
         return _convert(_decode(line))  # type: ignore[arg-type]
     except UnicodeDecodeError as exc:
         raise RecordError(f"line {lineno}: not UTF-8 (byte {exc.start})") from None

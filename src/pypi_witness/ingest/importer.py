@@ -37,10 +37,10 @@ from pypi_witness.log import Log
 DEFAULT_BATCH_SIZE = 50_000
 # Bytes per block handed to a worker: big enough to amortize the hand-over,
 # small enough to keep every worker busy and memory flat.
-BLOCK_BYTES = 1 << 20
+BLOCK_BYTES = 2 << 20
 # Blocks handed out and not yet appended: enough queued work to keep the
 # workers busy while this process commits a batch, and a bound on memory.
-BLOCKS_IN_FLIGHT = 24
+BLOCKS_IN_FLIGHT = 16
 # Below this many bytes, starting worker processes costs more than it saves.
 PARALLEL_THRESHOLD = 8 << 20
 

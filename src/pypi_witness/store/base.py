@@ -18,7 +18,7 @@ Append rules (the same in every store, decided by ``plan_append``):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -147,18 +147,21 @@ def plan_append(
     filenames: Sequence[str | None],
     leaf_at: Callable[[int], bytes],
     size: int,
-    logged: Callable[[int], Sequence[tuple[int, bytes]]],
+    logged: Mapping[int, Sequence[tuple[int, bytes]]],
 ) -> tuple[list[tuple[int, int | None]], int]:
     """Apply the append rules to a batch for a log of ``size`` entries.
 
     ``filenames[i]`` is the filename of the batch's i-th leaf and ``leaf_at(i)``
-    its bytes; ``logged(i)`` returns the (index, leaf) pairs already stored for
-    the i-th leaf's filename. Returns ``(accepted, duplicates)``: the batch
-    positions to append, in order, each with the earlier entry it conflicts
-    with (or None), and the number of duplicates skipped. Leaves are parsed
-    only when their filename is already known, so the common case (a new
-    filename) costs one ``logged`` call.
+    its bytes; ``logged[i]`` holds the (index, leaf) pairs already stored for
+    the i-th leaf's filename (absent if there are none). Returns ``(accepted,
+    duplicates)``: the batch positions to append, in order, each with the
+    earlier entry it conflicts with (or None), and the number of duplicates
+    skipped. Leaves are parsed only when their filename is already known.
     """
+    if not logged:
+        named = [f for f in filenames if f is not None]
+        if len(set(named)) == len(named):  # the common case: every filename is new
+            return [(position, None) for position in range(len(filenames))], 0
     accepted: list[tuple[int, int | None]] = []
     duplicates = 0
     new_names: dict[str, tuple[int, int]] = {}  # first seen in this batch: (index, position)
@@ -171,7 +174,7 @@ def plan_append(
         identities = known.get(filename)
         if identities is None:
             first = new_names.pop(filename, None)
-            stored = [(first[0], leaf_at(first[1]))] if first is not None else logged(position)
+            stored = [(first[0], leaf_at(first[1]))] if first is not None else logged.get(position, ())
             if not stored:
                 new_names[filename] = (index, position)
                 accepted.append((position, None))

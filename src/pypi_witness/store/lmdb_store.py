@@ -2,12 +2,8 @@
 
 Layout (named databases):
 
-``leaves``     8-byte big-endian index -> stored leaf; appended in order. A leaf
-               of exactly the shape of a ``LEAF_TEMPLATES`` entry (its header
-               line, then one ``key value`` line per key, in order) is stored as
-               one code byte (1 + the template's position) and the values joined
-               by newlines; any other leaf as ``0x00`` and the leaf. Both are
-               lossless: the stored form gives back the leaf byte for byte.
+``leaves``     8-byte big-endian index -> stored leaf (``leaf_codec``: a file
+               record is stored as its values only); appended in order
 ``tiles``      1-byte level || 8-byte big-endian tile number -> up to TILE_WIDTH
                perfect-subtree hashes of that level, concatenated. Level 0 (the
                leaf hashes) is not stored: it is one SHA-256 of a stored leaf.
@@ -30,7 +26,7 @@ the monotonic leaf keys, short read transactions.
 from __future__ import annotations
 
 import hashlib
-import re
+import math
 import struct
 import threading
 from collections.abc import Sequence
@@ -38,10 +34,11 @@ from pathlib import Path
 
 import lmdb
 
-from pypi_witness.core.merkle import NodeId, append_to_frontier, frontier_ids, leaf_hash, root_from_frontier
+from pypi_witness.core.merkle import NodeId, extend_frontier, frontier_ids, leaf_hash, root_from_frontier
 from pypi_witness.core.records import Record, parse_record, record_filename
 from pypi_witness.errors import ConflictError, OutOfRangeError, RecordError, StoreError
 from pypi_witness.store.base import AppendResult, Conflict, leaves_of, plan_append
+from pypi_witness.store.leaf_codec import pack_leaf, unpack_leaf
 
 # 127 hashes = 4,064 bytes: with LMDB's 16-byte page header a full tile fills
 # exactly one 4 KiB overflow page.
@@ -49,8 +46,8 @@ TILE_WIDTH = 127
 _TILE_BYTES = TILE_WIDTH * 32
 # The version of the layout above; a store of another layout is refused.
 LAYOUT = b"pypi-witness-lmdb/1"
-# Tiles kept in memory (at most 4 KiB each).
-TILE_CACHE_SIZE = 2048
+# Tiles kept in memory (at most 4 KiB each: 16 MiB).
+TILE_CACHE_SIZE = 4096
 # The name index holds entry indexes in 6 bytes.
 MAX_ENTRIES = 1 << 48
 # Address space reserved for the map; the file grows only as pages are used.
@@ -72,46 +69,6 @@ def _name_prefix(filename: str) -> bytes:
     return hashlib.sha256(filename.encode()).digest()[:8]
 
 
-# Leaf shapes stored as values only. Append-only: a code, once used, keeps its meaning.
-LEAF_TEMPLATES: tuple[tuple[bytes, tuple[bytes, ...]], ...] = (
-    (
-        b"pypi-witness/v1 file\n",
-        (b"name ", b"version ", b"file ", b"sha256 ", b"blake2b ", b"size ", b"time ", b"serial "),
-    ),
-)
-
-
-def _template_pattern(header: bytes, keys: tuple[bytes, ...]) -> re.Pattern[bytes]:
-    """A pattern that matches exactly the leaves of a template, capturing the values."""
-    return re.compile(re.escape(header) + b"".join(re.escape(k) + rb"([^\n]*)\n" for k in keys), re.DOTALL)
-
-
-_TEMPLATE_MATCHERS = tuple(_template_pattern(h, k).fullmatch for h, k in LEAF_TEMPLATES)
-
-
-def _pack_leaf(leaf: bytes) -> bytes:
-    """The stored form of ``leaf`` (see the module docstring)."""
-    for code, match in enumerate(_TEMPLATE_MATCHERS, 1):
-        m = match(leaf)
-        if m is not None:
-            return bytes((code,)) + b"\n".join(m.groups())
-    return b"\x00" + leaf
-
-
-def _unpack_leaf(stored: bytes) -> bytes:
-    """The leaf whose stored form is ``stored``. StoreError for an unknown code."""
-    code = stored[0]
-    if code == 0:
-        return stored[1:]
-    if code > len(LEAF_TEMPLATES):
-        raise StoreError(f"stored leaf has unknown template code {code}")
-    header, keys = LEAF_TEMPLATES[code - 1]
-    values = stored[1:].split(b"\n")
-    if len(values) != len(keys):
-        raise StoreError(f"stored leaf has {len(values)} values, template {code} has {len(keys)}")
-    return header + b"".join([k + v + b"\n" for k, v in zip(keys, values)])
-
-
 # What prepare_leaf computes for one leaf: the stored form, the leaf hash, the
 # filename and its 8-byte name-index prefix (None, b"" for a leaf about no file).
 Prepared = tuple[bytes, bytes, str | None, bytes]
@@ -120,9 +77,10 @@ Prepared = tuple[bytes, bytes, str | None, bytes]
 def prepare_leaf(leaf: bytes, filename: str | None) -> Prepared:
     """The stateless part of appending ``leaf``: pure, so import workers can run it."""
     prefix = b"" if filename is None else _name_prefix(filename)
-    return (_pack_leaf(leaf), _sha256(b"\x00" + leaf).digest(), filename, prefix)
+    return (pack_leaf(leaf), _sha256(b"\x00" + leaf).digest(), filename, prefix)
 
 
+_NO_INDEX = bytes(6)  # the lowest index: with a lead, the first possible item
 _tile_key_struct = struct.Struct(">BQ")
 _tile_key = _tile_key_struct.pack  # (level, tile number) -> key
 
@@ -178,9 +136,11 @@ class LmdbStore:
         self._closed = False
         # A tile's hashes never change, it only gains more (the tree only
         # grows), so a cached tile is right for every hash it holds; one that
-        # is too short is read again. The first TILE_CACHE_SIZE tiles read are
-        # kept: every proof reads the few upper-level tiles, so they are in.
+        # is too short is read again. The upper levels, which every proof
+        # reads, are kept (see _cached_from_level).
         self._tile_cache: dict[tuple[int, int], bytes] = {}
+        self._cache_sized_for = 0
+        self._cache_level = 1
         # The right frontier of the tree at _frontier_size, kept between appends.
         self._frontier: list[bytes] = []
         self._frontier_size = 0
@@ -217,7 +177,7 @@ class LmdbStore:
                 leaf = txn.get(index.to_bytes(8, "big"), None, self._leaves)
                 if leaf is None:
                     raise OutOfRangeError(f"leaf {index} is beyond the log")
-                out.append(leaf_hash(_unpack_leaf(bytes(leaf))))
+                out.append(leaf_hash(unpack_leaf(bytes(leaf))))
                 continue
             tile_no, pos = divmod(index, TILE_WIDTH)
             end = pos * 32 + 32
@@ -226,10 +186,25 @@ class LmdbStore:
                 tile = bytes(txn.get(_tile_key(level, tile_no), b"", self._tiles))
                 if len(tile) < end:
                     raise OutOfRangeError(f"subtree ({level}, {index}) is beyond the log")
-                if len(cache) < TILE_CACHE_SIZE or (level, tile_no) in cache:
+                if level >= self._cached_from_level((index + 1) << level) and len(cache) < TILE_CACHE_SIZE:
                     cache[(level, tile_no)] = tile
             out.append(tile[end - 32 : end])
         return out
+
+    def _cached_from_level(self, leaves: int) -> int:
+        """The lowest level whose tiles are cached, for a tree of at least ``leaves`` leaves.
+
+        Every level from the top down to it fits in the cache (the tiles of all
+        levels >= L number about 2 * leaves / (TILE_WIDTH * 2**L)), so the tiles
+        every proof reads stay cached and the lowest levels are read from LMDB.
+        """
+        if leaves > self._cache_sized_for:
+            self._cache_sized_for = max(leaves, 2 * self._cache_sized_for)
+            need = 2 * self._cache_sized_for / (TILE_WIDTH * TILE_CACHE_SIZE)
+            self._cache_level = max(1, math.ceil(math.log2(need))) if need > 1 else 1
+            for key in [k for k in self._tile_cache if k[0] < self._cache_level]:
+                del self._tile_cache[key]
+        return self._cache_level
 
     def read_hashes(self, ids: Sequence[NodeId]) -> list[bytes]:
         with self._read() as txn:
@@ -243,12 +218,12 @@ class LmdbStore:
             if start == end:
                 return []
             if end == start + 1:
-                return [_unpack_leaf(txn.get(_u64(start), None, self._leaves))]
+                return [unpack_leaf(txn.get(_u64(start), None, self._leaves))]
             cursor = txn.cursor(self._leaves)
             cursor.set_key(_u64(start))
             out = []
             for _key, value in cursor:
-                out.append(_unpack_leaf(value))
+                out.append(unpack_leaf(value))
                 if len(out) == end - start:
                     break
             return out
@@ -257,7 +232,7 @@ class LmdbStore:
         self, txn: lmdb.Transaction, filename: str, bucket: bytes, lead: bytes, cursor: lmdb.Cursor
     ) -> list[tuple[int, bytes]]:
         found: list[tuple[int, bytes]] = []
-        if not cursor.set_range_dup(bucket, lead + b"\x00" * 6) or cursor.value()[:7] != lead:
+        if not cursor.set_range_dup(bucket, lead + _NO_INDEX) or cursor.value()[:7] != lead:
             return found  # the common case: a filename never seen
         for item in cursor.iternext_dup(keys=False, values=True):
             if item[:7] != lead:
@@ -266,7 +241,7 @@ class LmdbStore:
             stored = txn.get(_u64(index), None, self._leaves)
             if stored is None:
                 raise StoreError(f"name index points at missing entry {index}")
-            leaf = _unpack_leaf(stored)
+            leaf = unpack_leaf(stored)
             try:
                 name = record_filename(parse_record(leaf))
             except RecordError as e:
@@ -318,54 +293,49 @@ class LmdbStore:
     prepare_leaf = staticmethod(prepare_leaf)
 
     def append_prepared(self, items: Sequence[Prepared]) -> AppendResult:
-        # The batch's named leaves in name-index order: looking them up (and
-        # later inserting them) in that order walks the index forward instead
-        # of jumping to a random page for every leaf.
-        named = sorted((item[3], position) for position, item in enumerate(items) if item[2] is not None)
+        # The batch's named leaves in name-index order (stable: equal names keep
+        # batch order): looking them up, and later inserting them, in that order
+        # walks the index forward instead of jumping to a random page each time.
+        prefixes = [item[3] for item in items]
+        named = [p for p in sorted(range(len(items)), key=prefixes.__getitem__) if prefixes[p]]
         try:
             with self._write() as txn:
                 names = txn.cursor(self._names)
+                seek, value = names.set_range_dup, names.value
                 logged: dict[int, list[tuple[int, bytes]]] = {}
-                for prefix, position in named:
-                    found = self._lookup(txn, items[position][2], prefix[:1], prefix[1:], names)  # type: ignore[arg-type]
-                    if found:
-                        logged[position] = found
+                for position in named:
+                    prefix = prefixes[position]
+                    # Inlined first step of _lookup: most filenames are new.
+                    if seek(prefix[:1], prefix[1:] + _NO_INDEX) and value()[:7] == prefix[1:]:
+                        found = self._lookup(txn, items[position][2], prefix[:1], prefix[1:], names)  # type: ignore[arg-type]
+                        if found:
+                            logged[position] = found
                 old_size = self._size(txn)
                 frontier = self._frontier_for(txn, old_size)
                 accepted, duplicates = plan_append(
-                    [item[2] for item in items], lambda i: _unpack_leaf(items[i][0]), old_size,
-                    lambda i: logged.get(i, ()),
-                )  # fmt: skip
+                    [item[2] for item in items], lambda i: unpack_leaf(items[i][0]), old_size, logged
+                )
                 if old_size + len(accepted) > MAX_ENTRIES:
                     raise StoreError(f"the log cannot hold more than {MAX_ENTRIES} entries")
-                leaf_items: list[tuple[bytes, bytes]] = []
-                nodes: list[tuple[int, int, bytes]] = []
-                conflicts: list[Conflict] = []
-                index_at: list[int] = [-1] * len(items)
-                index = old_size
-                for position, conflicts_with in accepted:
-                    stored, hash_, filename, _ = items[position]
-                    leaf_items.append((index.to_bytes(8, "big"), stored))
-                    append_to_frontier(frontier, index, hash_, nodes)
+                index_at = [-1] * len(items)
+                for index, (position, _) in enumerate(accepted, old_size):
                     index_at[position] = index
-                    if conflicts_with is not None and filename is not None:
-                        conflicts.append(Conflict(filename, index, conflicts_with))
-                    index += 1
-                txn.cursor(self._leaves).putmulti(leaf_items, append=True)
-                names.putmulti(
-                    [
-                        (prefix[:1], prefix[1:] + index_at[position].to_bytes(6, "big"))
-                        for prefix, position in named
-                        if index_at[position] >= 0
-                    ]
+                txn.cursor(self._leaves).putmulti(
+                    [(index_at[p].to_bytes(8, "big"), items[p][0]) for p, _ in accepted], append=True
                 )
+                names.putmulti(
+                    [(prefixes[p][:1], prefixes[p][1:] + index_at[p].to_bytes(6, "big")) for p in named if index_at[p] >= 0]
+                )
+                conflicts = [Conflict(items[p][2], index_at[p], c) for p, c in accepted if c is not None]  # type: ignore[arg-type]
                 for c in conflicts:
                     txn.put(_u64(c.index), _u64(c.earlier_index) + c.filename.encode(), db=self._conflicts)
+                nodes: list[tuple[int, int, bytes]] = []
+                new_size = extend_frontier(frontier, old_size, [items[p][1] for p, _ in accepted], nodes)
                 self._put_tiles(txn, nodes)
         except lmdb.Error as e:
             raise StoreError(f"append failed, nothing was written: {e}") from None
-        self._frontier, self._frontier_size = frontier, index
-        return AppendResult(old_size, index, root_from_frontier(frontier), duplicates, tuple(conflicts))
+        self._frontier, self._frontier_size = frontier, new_size
+        return AppendResult(old_size, new_size, root_from_frontier(frontier), duplicates, tuple(conflicts))
 
     def _put_tiles(self, txn: lmdb.Transaction, nodes: list[tuple[int, int, bytes]]) -> None:
         """Add new interior perfect-subtree hashes (level >= 1) to their tiles."""

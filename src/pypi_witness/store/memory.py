@@ -39,9 +39,8 @@ class MemoryStore:
     def append_prepared(self, items: Sequence[Leaf]) -> AppendResult:
         self._open()
         old_size = len(self._leaves)
-        accepted, duplicates = plan_append(
-            [f for _, f in items], lambda i: items[i][0], old_size, lambda i: self.lookup(items[i][1])  # type: ignore[arg-type]
-        )
+        logged = {i: found for i, (_, f) in enumerate(items) if f is not None and (found := self.lookup(f))}
+        accepted, duplicates = plan_append([f for _, f in items], lambda i: items[i][0], old_size, logged)
         conflicts = []
         for position, conflicts_with in accepted:
             leaf, filename = items[position]
