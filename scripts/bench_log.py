@@ -145,6 +145,7 @@ def main() -> int:
             for row in generate(args.n, seed=7):
                 f.write(json.dumps(row, separators=(",", ":")) + "\n")
         gen_s = time.perf_counter() - t0
+        os.sync()  # write the source out now, not while the import is measured
         data = scratch / "node"
         exe = [sys.executable, "-m", "pypi_witness.cli"]
         run_child([*exe, "init", "--data", str(data), "--origin", "bench.example/log"])
