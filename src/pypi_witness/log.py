@@ -157,7 +157,8 @@ class Log:
         size = signed.checkpoint.size
         found = [i for i, _ in self.store.lookup(filename) if i < size]
         proofs = tuple(self.inclusion_proof(i, size) for i in found)
-        conflicts = tuple(c for c in self.store.conflicts(found[0], limit=len(found)) if c.index in found) if found else ()
+        # A conflict is keyed by its own entry: ask at each entry of this file.
+        conflicts = tuple(c for i in found for c in self.store.conflicts(i, limit=1) if c.index == i)
         return Lookup(signed, proofs, conflicts)
 
     def close(self) -> None:

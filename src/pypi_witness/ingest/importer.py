@@ -21,6 +21,7 @@ import contextlib
 import gc
 import multiprocessing
 import os
+import signal
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -141,6 +142,12 @@ def _regular_file(stream: IO[bytes]) -> str | None:
     return None
 
 
+def _worker_init() -> None:
+    """In each worker: Ctrl-C is the main process's to handle (it stops the pool), and no cyclic GC."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    gc.disable()
+
+
 def default_workers(size_hint: int | None) -> int:
     """Worker processes for an input of ``size_hint`` bytes (None: unknown, e.g. a pipe)."""
     if size_hint is not None and size_hint < PARALLEL_THRESHOLD:
@@ -173,7 +180,7 @@ def _parsed(
         for function, args, read in jobs:
             yield function(*args), read
         return
-    with multiprocessing.get_context("spawn").Pool(workers, initializer=gc.disable) as pool:
+    with multiprocessing.get_context("spawn").Pool(workers, initializer=_worker_init) as pool:
         pending: deque = deque()
         for function, args, read in jobs:
             pending.append((pool.apply_async(function, args), read))
@@ -202,27 +209,27 @@ def import_jsonl(
     counts = {"appended": 0, "duplicates": 0, "conflicts": 0}
     batch: list[object] = []
 
-    def commit() -> None:
-        result = log.store.append_prepared(batch)
+    def commit(count: int) -> None:
+        result = log.store.append_prepared(batch[:count])
         counts["appended"] += result.appended
         counts["duplicates"] += result.duplicates
         counts["conflicts"] += len(result.conflicts)
-        batch.clear()
+        del batch[:count]
 
     lines = read = 0
     path = _regular_file(stream)
     with _cyclic_gc_paused():
         for parsed, read in _parsed(stream, path, workers, log.store.prepare_leaf):
-            batch.extend(parsed.prepared)
+            batch.extend(parsed.prepared)  # the records before a bad line, if there is one
+            while len(batch) >= batch_size:
+                commit(batch_size)
+                if progress is not None:
+                    progress(lines + parsed.lines, read)
             if parsed.bad_line:
                 parse_line(parsed.bad_text, lines + parsed.bad_line)  # raises, with the real line number
                 raise AssertionError("a line refused in a worker parsed here")
             lines += parsed.lines
-            if len(batch) >= batch_size:
-                commit()
-                if progress is not None:
-                    progress(lines, read)
-        commit()
+        commit(len(batch))
     if progress is not None:
         progress(lines, read)
     return ImportResult(lines, **counts, checkpoint=log.publish())
