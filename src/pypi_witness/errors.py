@@ -61,3 +61,11 @@ class ConflictError(WitnessError):
 
 class StoreError(WitnessError):
     """The store cannot do what was asked (closed, full, corrupt, opened twice)."""
+
+
+class OverloadedError(WitnessError):
+    """A node or one of its queues is at capacity; the same request may succeed later."""
+
+
+class UnavailableError(WitnessError):
+    """A node cannot answer now: unreachable, stopping, or failed inside; another node may answer."""

@@ -1,0 +1,273 @@
+"""The node's configuration: one TOML file, every key optional, every key checked.
+
+``load_config(path)`` reads a file; ``Config.default(data_dir)`` gives the
+defaults without one (the demo). Relative paths in a file are relative to the
+file's directory. An unknown section or key, or a value of the wrong type or
+range, is refused with a ConfigError naming the key, e.g.
+``limits.max_entries_per_page: must be an integer from 1 to 100000, got -3``.
+
+Keys (README-ready)::
+
+    [node]
+    data_dir    = "pypi-witness-data"  # the log, its keys and its store live here
+    listen      = "127.0.0.1:6962"     # host:port the gRPC API listens on ([v6addr]:port for IPv6;
+                                       # port 0 picks a free one). Loopback by default: expose on purpose.
+    origin      = ""                   # the log's origin (its key name), e.g. "witness.example.org/pypi".
+                                       # Needed to create a new log on first start; otherwise, if set,
+                                       # it must match the log's (guards against the wrong data_dir).
+    log_key     = "<data_dir>/log.key" # the log's private key file (mode 0600)
+
+    [limits]
+    grpc_workers          = 4        # threads that run gRPC calls (also the most calls running at once)
+    max_concurrent_rpcs   = 128      # calls accepted at once, running or queued; more get RESOURCE_EXHAUSTED
+    max_message_bytes     = 4194304  # largest request or response message, bytes
+    max_entries_per_page  = 1000     # leaves per GetEntries answer; a longer range gets a shorter page
+    max_lookup_filenames  = 1000     # filenames per LookupFilenames call; more get INVALID_ARGUMENT
+    lookup_threads        = 2        # threads doing filename lookups for all calls together
+    writer_queue          = 8        # write batches waiting for the log's one writer
+    stop_grace_seconds    = 5.0      # on SIGINT/SIGTERM, time in-flight calls get before they are cancelled
+
+    [index]      # the package index to follow: no keys yet
+    [[peers]]    # peer witnesses, one table each: no keys yet
+    [policy]     # the quorum policy clients and gossip use: no keys yet
+    [privacy]    # no keys yet. This node never writes a client's IP address to disk or to
+                 # its logs; log lines that must tell clients apart show a keyed hash
+                 # whose key lives only in the process's memory. (gRPC's own debug
+                 # tracing, GRPC_TRACE / GRPC_VERBOSITY=debug, would log peers: leave it off.)
+
+The sections without keys yet are accepted (empty) so that configuration files
+can be written ahead of the versions that read them; a key in them is refused.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from pypi_witness.errors import ConfigError
+
+DEFAULT_DATA_DIR = "pypi-witness-data"
+# Port 6962, after RFC 6962; loopback so that nothing is exposed by accident.
+DEFAULT_LISTEN = "127.0.0.1:6962"
+DEFAULT_KEY_FILE = "log.key"  # inside data_dir, as pypi_witness.log writes it
+
+
+@dataclass(frozen=True, slots=True)
+class NodeConfig:
+    """[node]: where the log lives and where the node listens."""
+
+    data_dir: Path
+    listen: str = DEFAULT_LISTEN
+    origin: str | None = None
+    log_key: Path | None = None  # None: data_dir / DEFAULT_KEY_FILE
+
+    @property
+    def log_key_path(self) -> Path:
+        """The private key file: ``log_key``, or the default inside ``data_dir``."""
+        return self.log_key if self.log_key is not None else self.data_dir / DEFAULT_KEY_FILE
+
+
+@dataclass(frozen=True, slots=True)
+class LimitsConfig:
+    """[limits]: every pool, queue and size bound of the node (see the module docstring)."""
+
+    # 4: calls are Python under one GIL, so more threads only add contention
+    # (scripts/bench_rpc.py on 2 cores: 8 threads gave 10-25 % fewer proofs/s
+    # than 2 or 4), but a thread waits out each lookup handled in trio, so
+    # two more than lookup_threads keep proofs flowing during lookups.
+    grpc_workers: int = 4
+    # 128: four times 32 busy clients; a queued call costs a few KB.
+    max_concurrent_rpcs: int = 128
+    # 4 MiB: gRPC's own default; a full page of entries is ~0.4 MB.
+    max_message_bytes: int = 4 << 20
+    # 1000 leaves of ~300-400 bytes: ~0.4 MB and ~5 ms of reading a page.
+    max_entries_per_page: int = 1000
+    # 1000: a large lock file in one call, ~0.1 s of work and ~1 MB answered.
+    max_lookup_filenames: int = 1000
+    # 2: lookups share these threads, so a flood of lookups cannot starve proofs.
+    lookup_threads: int = 2
+    # 8 batches: enough to keep the writer busy, a bound on memory held.
+    writer_queue: int = 8
+    # 5 s: long enough for any bounded call, short enough for a service manager.
+    stop_grace_seconds: float = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class IndexConfig:
+    """[index]: the package index to follow (no keys yet)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PeerConfig:
+    """One [[peers]] table (no keys yet)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyConfig:
+    """[policy]: the quorum policy (no keys yet)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PrivacyConfig:
+    """[privacy] (no keys yet; see the module docstring for what the node never records)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """A whole, checked configuration."""
+
+    node: NodeConfig
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
+    index: IndexConfig = field(default_factory=IndexConfig)
+    peers: tuple[PeerConfig, ...] = ()
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+    privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
+
+    @classmethod
+    def default(cls, data_dir: Path, *, origin: str | None = None, listen: str = DEFAULT_LISTEN) -> Config:
+        """Every default, with the log in ``data_dir``. ConfigError for a bad origin or listen address."""
+        if origin is not None:
+            _check_origin("node.origin", origin)
+        _check_listen("node.listen", listen)
+        return cls(NodeConfig(Path(data_dir), listen, origin))
+
+
+# --- checking values ------------------------------------------------------------
+
+
+def _integer(low: int, high: int) -> Callable[[str, object], int]:
+    def check(key: str, value: object) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ConfigError(f"{key}: must be an integer from {low} to {high}, got {value!r}")
+        return value
+
+    return check
+
+
+def _seconds(key: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+        raise ConfigError(f"{key}: must be a number of seconds, 0 or more, got {value!r}")
+    return float(value)
+
+
+def _string(key: str, value: object) -> str:
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{key}: must be a non-empty string, got {value!r}")
+    return value
+
+
+def _check_origin(key: str, value: object) -> str:
+    origin = _string(key, value)
+    # SPEC: signed-note — a key name is non-empty, with no Unicode spaces or plus signs.
+    if any(c.isspace() or c == "+" for c in origin) or not origin.isprintable():
+        raise ConfigError(f"{key}: {origin!r} cannot name a key (no spaces, '+' or control characters)")
+    return origin
+
+
+def _check_listen(key: str, value: object) -> str:
+    """``host:port`` or ``[v6]:port`` with port 0-65535."""
+    listen = _string(key, value)
+    host, sep, port = listen.rpartition(":")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise ConfigError(f"{key}: must be host:port with a port from 0 to 65535, got {listen!r}")
+    if host.startswith("["):
+        try:
+            if not host.endswith("]"):
+                raise ValueError(host)
+            ipaddress.IPv6Address(host[1:-1])
+        except ValueError:
+            raise ConfigError(f"{key}: {host!r} is not a bracketed IPv6 address") from None
+    elif ":" in host:
+        raise ConfigError(f"{key}: put an IPv6 address in brackets, as [{host}]:{port}")
+    return listen
+
+
+def _path(base: Path) -> Callable[[str, object], Path]:
+    def check(key: str, value: object) -> Path:
+        return base / Path(_string(key, value)).expanduser()
+
+    return check
+
+
+def _table(key: str, value: object) -> Mapping[str, Any]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{key}: must be a table ([{key}]), got {value!r}")
+    return value
+
+
+def _read_table(name: str, table: Mapping[str, Any], checks: Mapping[str, Callable[[str, object], Any]]) -> dict:
+    """Check every key of ``table`` against ``checks``; unknown keys are refused."""
+    out = {}
+    for key, value in table.items():
+        check = checks.get(key)
+        if check is None:
+            known = f"known keys: {', '.join(checks)}" if checks else "this version reads no keys here"
+            raise ConfigError(f"{name}.{key}: unknown key ({known})")
+        out[key] = check(f"{name}.{key}", value)
+    return out
+
+
+_LIMIT_CHECKS: dict[str, Callable[[str, object], Any]] = {
+    "grpc_workers": _integer(1, 1024),
+    "max_concurrent_rpcs": _integer(1, 1_000_000),
+    # gRPC keeps message limits in a C int; 16 KiB still holds a lookup's answer.
+    "max_message_bytes": _integer(16 << 10, (1 << 31) - 1),
+    "max_entries_per_page": _integer(1, 100_000),
+    "max_lookup_filenames": _integer(1, 100_000),
+    "lookup_threads": _integer(1, 1024),
+    "writer_queue": _integer(1, 1_000_000),
+    "stop_grace_seconds": _seconds,
+}
+assert set(_LIMIT_CHECKS) == {f.name for f in fields(LimitsConfig)}
+
+
+def parse_config(data: Mapping[str, Any], base: Path) -> Config:
+    """A Config from parsed TOML ``data``, relative paths taken from ``base``.
+
+    Raises ConfigError naming the first unknown section or key or bad value.
+    """
+    sections = {"node", "limits", "index", "peers", "policy", "privacy"}
+    for name in data:
+        if name not in sections:
+            raise ConfigError(f"{name}: unknown section (known: {', '.join(sorted(sections))})")
+    node_table = _read_table(
+        "node",
+        _table("node", data.get("node", {})),
+        {"data_dir": _path(base), "listen": _check_listen, "origin": _check_origin, "log_key": _path(base)},
+    )
+    node = NodeConfig(**{"data_dir": base / DEFAULT_DATA_DIR, **node_table})
+    limits = LimitsConfig(**_read_table("limits", _table("limits", data.get("limits", {})), _LIMIT_CHECKS))
+    for name in ("index", "policy", "privacy"):
+        _read_table(name, _table(name, data.get(name, {})), {})
+    peers = data.get("peers", [])
+    if not isinstance(peers, list):
+        raise ConfigError(f"peers: must be an array of tables ([[peers]]), got {peers!r}")
+    for i, peer in enumerate(peers):
+        _read_table(f"peers[{i}]", _table(f"peers[{i}]", peer), {})
+    return Config(node, limits, IndexConfig(), tuple(PeerConfig() for _ in peers), PolicyConfig(), PrivacyConfig())
+
+
+def load_config(path: Path) -> Config:
+    """Read and check the TOML file at ``path``.
+
+    Raises ConfigError (its message starting with the path) if the file cannot
+    be read, is not TOML, or holds an unknown section or key or a bad value.
+    """
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read the configuration: {e.strerror or e}") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+        raise ConfigError(f"{path}: not valid TOML: {e}") from None
+    try:
+        return parse_config(data, path.resolve().parent)
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}") from None

@@ -1,0 +1,122 @@
+"""An async (trio) client of one node's LogService, returning plain values.
+
+It verifies nothing: every value is what the node said (``rpc.convert``), for a
+verifying client to check against a checkpoint and the log's verifier key.
+
+Deadlines are the caller's: wrap calls in ``trio.fail_after`` / ``move_on_after``
+and the gRPC call gets the time that is left and is cancelled with the scope
+(``rpc.bridge.call_unary``). Without a deadline a call waits as long as the
+node takes.
+
+Every method raises, for a status the node answered (``rpc.errors``):
+MalformedError (INVALID_ARGUMENT), OutOfRangeError, NotFoundError,
+OverloadedError (RESOURCE_EXHAUSTED), ConflictError (ABORTED), and
+UnavailableError for the node unreachable or any other status. Arguments that
+cannot be sent (a negative index) raise MalformedError without a call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Any
+
+import grpc
+
+from pypi_witness.errors import MalformedError
+from pypi_witness.rpc import convert
+from pypi_witness.rpc.bridge import call_unary
+from pypi_witness.rpc.errors import error_from_status
+from pypi_witness.rpc.gen.v1 import log_pb2 as pb
+from pypi_witness.rpc.gen.v1.log_pb2_grpc import LogServiceStub
+
+# The largest answer accepted: gRPC's own default, and the node's (config.LimitsConfig).
+DEFAULT_MAX_MESSAGE_BYTES = 4 << 20
+_MAX_UINT64 = (1 << 64) - 1
+
+
+def _count(name: str, value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= _MAX_UINT64:
+        raise MalformedError(f"{name} must be a whole number from 0 to 2**64-1, got {value!r}")
+    return value
+
+
+class LogClient:
+    """A client of the node at ``target`` (``host:port``), over one gRPC channel.
+
+    Use as ``async with LogClient(target) as client:``, or call ``aclose()``;
+    closing cancels calls still in flight. No connection is made until the
+    first call.
+    """
+
+    def __init__(self, target: str, *, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> None:
+        self.target = target
+        self._channel = grpc.insecure_channel(
+            target,
+            options=[
+                ("grpc.max_receive_message_length", max_message_bytes),
+                ("grpc.max_send_message_length", max_message_bytes),
+            ],
+        )
+        self._stub = LogServiceStub(self._channel)
+
+    async def aclose(self) -> None:
+        self._channel.close()
+
+    async def __aenter__(self) -> LogClient:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def _call(self, method: grpc.UnaryUnaryMultiCallable, request: Any) -> Any:
+        try:
+            return await call_unary(method, request)
+        except grpc.RpcError as e:
+            raise error_from_status(e.code(), e.details(), e.trailing_metadata()) from None
+
+    async def checkpoint(self) -> bytes:
+        """The node's latest signed checkpoint note, verbatim (unverified)."""
+        response = await self._call(self._stub.GetCheckpoint, pb.GetCheckpointRequest())
+        return response.checkpoint
+
+    async def entries(self, start: int, end: int) -> convert.EntriesPage:
+        """One page of leaves from ``start`` toward ``end`` (exclusive); may be shorter than asked.
+
+        MalformedError if start > end, OutOfRangeError if end is past the log.
+        """
+        request = pb.GetEntriesRequest(start=_count("start", start), end=_count("end", end))
+        return convert.entries_page(await self._call(self._stub.GetEntries, request))
+
+    async def lookup(self, filename: str) -> convert.LookupAnswer:
+        """Every entry for ``filename`` with proofs against the answer's checkpoint (one result).
+
+        NotFoundError if the node holds none; MalformedError for an empty filename.
+        """
+        response = await self._call(self._stub.LookupFilename, pb.LookupFilenameRequest(filename=filename))
+        return convert.LookupAnswer(response.checkpoint, (convert.filename_entries(response, filename),))
+
+    async def lookup_many(self, filenames: Sequence[str]) -> convert.LookupAnswer:
+        """One result per filename (empty entries: not logged), all against one checkpoint.
+
+        MalformedError for more filenames than the node's limit, or an empty one.
+        """
+        request = pb.LookupFilenamesRequest(filenames=list(filenames))
+        return convert.lookup_answer(await self._call(self._stub.LookupFilenames, request))
+
+    async def inclusion_proof(self, index: int, size: int) -> convert.InclusionAnswer:
+        """Leaf ``index`` and its proof in the tree of ``size``. OutOfRangeError past the log or index >= size."""
+        request = pb.GetInclusionProofRequest(index=_count("index", index), size=_count("size", size))
+        return convert.inclusion_answer(await self._call(self._stub.GetInclusionProof, request))
+
+    async def consistency_proof(self, old_size: int, new_size: int) -> convert.ConsistencyAnswer:
+        """Proof that tree ``old_size`` is a prefix of ``new_size``.
+
+        OutOfRangeError if new_size is past the log or old_size > new_size.
+        """
+        request = pb.GetConsistencyProofRequest(
+            old_size=_count("old_size", old_size), new_size=_count("new_size", new_size)
+        )
+        return convert.consistency_answer(await self._call(self._stub.GetConsistencyProof, request))

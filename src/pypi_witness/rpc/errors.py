@@ -1,0 +1,179 @@
+"""How failures cross the wire: the one table from package errors to gRPC status codes.
+
+Server side, ``status_for(error)`` picks the status of the most specific class
+in ``STATUS_TABLE`` that the error is an instance of:
+
+==================  ===================  =====================================================
+error               status               message to the client
+==================  ===================  =====================================================
+MalformedError      INVALID_ARGUMENT     the error's own (what was wrong with the request)
+VerificationError   INVALID_ARGUMENT     the error's own (what failed to verify)
+OutOfRangeError     OUT_OF_RANGE         the error's own (the index or size and the log's size)
+NotFoundError       NOT_FOUND            the error's own (what was not found, up to which size)
+OverloadedError     RESOURCE_EXHAUSTED   the error's own (what is full); retry later
+ConflictError       ABORTED              the error's own; trailing metadata ``known-size``
+UnavailableError    UNAVAILABLE          the error's own (e.g. the node is stopping)
+StoreError          UNAVAILABLE          a fixed text; the detail (paths...) goes to the node's log
+anything else       INTERNAL             a fixed text; the traceback goes to the node's log
+==================  ===================  =====================================================
+
+ConflictError is ABORTED, not FAILED_PRECONDITION: it means a compare-and-swap
+lost a race (tlog-witness's 409 Conflict), and gRPC's guidance for that is
+ABORTED: "retry at a higher level", here from ``known-size``.
+
+Client side, ``error_from_status`` inverts the table (INVALID_ARGUMENT becomes
+MalformedError); every other status (INTERNAL, UNKNOWN, UNIMPLEMENTED, a
+DEADLINE_EXCEEDED the node sent...) becomes UnavailableError naming it. Details
+from a node are shortened and stripped of control characters before they go
+into an error message, as a node may be hostile.
+
+Log lines never hold a client's address: ``ClientTagger`` names a client by a
+keyed hash of its host, with a key that exists only in this process's memory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import grpc
+
+from pypi_witness.errors import (
+    ConflictError,
+    MalformedError,
+    NotFoundError,
+    OutOfRangeError,
+    OverloadedError,
+    StoreError,
+    UnavailableError,
+    VerificationError,
+    WitnessError,
+)
+
+logger = logging.getLogger("pypi_witness.rpc")
+
+Code = grpc.StatusCode
+
+STATUS_TABLE: dict[type[BaseException], Code] = {
+    MalformedError: Code.INVALID_ARGUMENT,
+    VerificationError: Code.INVALID_ARGUMENT,
+    OutOfRangeError: Code.OUT_OF_RANGE,
+    NotFoundError: Code.NOT_FOUND,
+    OverloadedError: Code.RESOURCE_EXHAUSTED,
+    ConflictError: Code.ABORTED,
+    UnavailableError: Code.UNAVAILABLE,
+    StoreError: Code.UNAVAILABLE,
+}
+
+# Errors whose own message may describe the server (paths, internals), not the request.
+STORE_MESSAGE = "the node cannot read its log right now; try again later or ask another node"
+INTERNAL_MESSAGE = "internal error in the node (logged there); try again later or ask another node"
+KNOWN_SIZE_KEY = "known-size"
+# A node's status details, as shown in a client's error message, are cut to this many characters.
+MAX_DETAILS = 300
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    """What the server answers for a failure."""
+
+    code: Code
+    message: str
+    trailing_metadata: tuple[tuple[str, str], ...] = ()
+
+
+def status_for(error: BaseException) -> Status:
+    """The status for ``error`` by STATUS_TABLE (most specific class first), else INTERNAL."""
+    for cls in type(error).__mro__:
+        code = STATUS_TABLE.get(cls)
+        if code is None:
+            continue
+        if isinstance(error, StoreError):
+            return Status(code, STORE_MESSAGE)
+        metadata: tuple[tuple[str, str], ...] = ()
+        if isinstance(error, ConflictError) and error.known_size is not None:
+            metadata = ((KNOWN_SIZE_KEY, str(error.known_size)),)
+        return Status(code, str(error) or type(error).__name__, metadata)
+    return Status(Code.INTERNAL, INTERNAL_MESSAGE)
+
+
+def report(error: BaseException, method: str, client: str) -> Status:
+    """The status for ``error`` raised serving ``method`` to ``client`` (a tag), logged.
+
+    Client mistakes are logged at DEBUG, store failures at WARNING with their
+    detail, anything unexpected at ERROR with its traceback.
+    """
+    status = status_for(error)
+    if status.code is Code.INTERNAL:
+        logger.error("client %s %s: unexpected error", client, method, exc_info=error)
+    elif isinstance(error, StoreError):
+        logger.warning("client %s %s: store error: %s", client, method, error)
+    else:
+        logger.debug("client %s %s -> %s: %s", client, method, status.code.name, status.message)
+    return status
+
+
+# --- client side -------------------------------------------------------------------
+
+_ERROR_FOR_CODE: dict[Code, type[WitnessError]] = {
+    Code.INVALID_ARGUMENT: MalformedError,
+    Code.OUT_OF_RANGE: OutOfRangeError,
+    Code.NOT_FOUND: NotFoundError,
+    Code.RESOURCE_EXHAUSTED: OverloadedError,
+    Code.ABORTED: ConflictError,
+    Code.UNAVAILABLE: UnavailableError,
+}
+assert set(_ERROR_FOR_CODE.values()) <= set(STATUS_TABLE) and set(_ERROR_FOR_CODE) == set(STATUS_TABLE.values())
+
+
+def clean_details(details: str | None) -> str:
+    """A node's status details made safe to print: no control characters, at most MAX_DETAILS."""
+    text = "".join(c if c.isprintable() else "?" for c in (details or ""))
+    return text if len(text) <= MAX_DETAILS else text[: MAX_DETAILS - 3] + "..."
+
+
+def error_from_status(
+    code: Code | None, details: str | None, trailing_metadata: Sequence[tuple[str, str | bytes]] | None = ()
+) -> WitnessError:
+    """The package error for a status a node answered (see the module docstring)."""
+    message = clean_details(details)
+    cls = _ERROR_FOR_CODE.get(code) if code is not None else None
+    if cls is ConflictError:
+        known = None
+        for key, value in trailing_metadata or ():
+            if key == KNOWN_SIZE_KEY and isinstance(value, str) and value.isdigit() and len(value) <= 20:
+                known = int(value)
+        return ConflictError(message or "conflict", known_size=known)
+    if cls is not None:
+        return cls(message or (code.name if code else "error"))
+    name = code.name if code is not None else "no status"
+    return UnavailableError(f"the node answered {name}" + (f": {message}" if message else ""))
+
+
+# --- privacy ---------------------------------------------------------------------
+
+
+class ClientTagger:
+    """Names clients in log lines without recording their addresses.
+
+    ``tag(peer)`` is the first 8 bytes (hex) of HMAC-SHA256(key, host) where
+    host is the peer's address without the port, so one client's lines can be
+    told apart from another's while the address cannot be recovered from the
+    logs without the key. The key is 32 random bytes made when the tagger is
+    created (or given, for tests) and never written anywhere; tags change when
+    the process restarts.
+    """
+
+    def __init__(self, key: bytes | None = None) -> None:
+        self._key = os.urandom(32) if key is None else key
+
+    def tag(self, peer: str) -> str:
+        """The tag of a gRPC peer string (``ipv4:1.2.3.4:5678``, ``ipv6:[::1]:5678``, ``unix:...``)."""
+        kind, _, address = peer.partition(":")
+        if kind in ("ipv4", "ipv6"):
+            address = address.rpartition(":")[0]  # drop the port: it changes per connection
+        return hmac.new(self._key, address.encode(errors="replace"), hashlib.sha256).hexdigest()[:16]

@@ -1,0 +1,298 @@
+"""The LogService servicer (proto/pypi_witness/v1/log.proto): thin shims over the log.
+
+Where each call's work runs, and why (scripts/bench_rpc.py, 2 cores, 1 M
+leaves; figures in docs/benchmarks.md):
+
+====================  ==================  ============================================
+call                  runs in             why
+====================  ==================  ============================================
+GetCheckpoint         gRPC worker thread  one short read
+GetEntries            gRPC worker thread  bounded by the page limit (~5 ms at most)
+GetInclusionProof     gRPC worker thread  ~50 µs of work. Measured against the empty
+GetConsistencyProof   gRPC worker thread  call: 69-82 % of its rate here; 43 % with a
+                                          hop into a trio handler doing the work,
+                                          27 % with the handler handing it on to a
+                                          thread. The hop costs more than the work.
+LookupFilename(s)     trio handler,       up to max_lookup_filenames names, ~100 µs
+                      work in threads     each: the handler runs them in chunks in
+                                          ``lookup_threads`` threads (shared by all
+                                          calls), and the call's cancel scope stops it
+                                          between chunks when the client's deadline
+                                          passes or it cancels
+====================  ==================  ============================================
+
+The bounded calls check the deadline before they start; they are too short to
+be worth interrupting. Reads need no trio: the store serves any thread (LMDB
+read transactions under MDB_NOTLS) and only the node's writer writes.
+
+Every request arrives as raw bytes and is parsed here, so that bytes that are
+not a valid request get INVALID_ARGUMENT (gRPC's own parser would answer
+INTERNAL). Every failure becomes a status through ``rpc.errors``; nothing a
+client sends can raise out of a handler or show it a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import grpc
+import trio
+from google.protobuf.message import DecodeError, Message
+
+from pypi_witness.config import LimitsConfig
+from pypi_witness.core import merkle
+from pypi_witness.core.checkpoint import SignedCheckpoint, open_checkpoint
+from pypi_witness.errors import MalformedError, NoteError, NotFoundError, OutOfRangeError, SignatureError, StoreError
+from pypi_witness.log import InclusionProof, Log
+from pypi_witness.rpc import convert
+from pypi_witness.rpc.bridge import CallEnded, ServerBridge
+from pypi_witness.rpc.errors import ClientTagger, report
+from pypi_witness.rpc.gen.v1 import log_pb2 as pb
+from pypi_witness.store.base import Conflict
+
+logger = logging.getLogger("pypi_witness.rpc")
+
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["LogService"].full_name
+# Filenames looked up per hop into a lookup thread: ~2 ms of work, so a
+# cancelled call stops within about that, and the hop's cost is shared by 16.
+LOOKUP_CHUNK = 16
+# Bytes a GetEntries answer keeps free of leaves: the start field and framing.
+_PAGE_OVERHEAD = 64
+
+
+def _parse(message_type: type[Message], raw: bytes) -> Any:
+    try:
+        return message_type.FromString(raw)
+    except DecodeError as e:
+        raise MalformedError(f"the request does not parse: {e}") from None
+
+
+class LogServicer:
+    """Serves ``log`` read-only under ``limits``; trio handlers run through ``bridge``.
+
+    ``handler()`` gives the gRPC handler to add to a server. The servicer
+    holds no tasks; the trio run behind ``bridge`` must outlive the server.
+    """
+
+    def __init__(
+        self, log: Log, limits: LimitsConfig, bridge: ServerBridge, *, tagger: ClientTagger | None = None
+    ) -> None:
+        self._log = log
+        self._limits = limits
+        self._bridge = bridge
+        self._tagger = tagger if tagger is not None else ClientTagger()
+        self._lookup_threads = trio.CapacityLimiter(limits.lookup_threads)
+        self._cached: SignedCheckpoint | None = None
+
+    def handler(self) -> grpc.GenericRpcHandler:
+        """The generic handler serving every LogService method."""
+        methods = {
+            "GetCheckpoint": self._direct("GetCheckpoint", pb.GetCheckpointRequest, self.get_checkpoint),
+            "GetEntries": self._direct("GetEntries", pb.GetEntriesRequest, self.get_entries),
+            "GetInclusionProof": self._direct(
+                "GetInclusionProof", pb.GetInclusionProofRequest, self.get_inclusion_proof
+            ),
+            "GetConsistencyProof": self._direct(
+                "GetConsistencyProof", pb.GetConsistencyProofRequest, self.get_consistency_proof
+            ),
+            "LookupFilename": self._in_trio("LookupFilename", pb.LookupFilenameRequest, self.lookup_filename),
+            "LookupFilenames": self._in_trio("LookupFilenames", pb.LookupFilenamesRequest, self.lookup_filenames),
+        }
+        declared = {m.name for m in pb.DESCRIPTOR.services_by_name["LogService"].methods}
+        assert set(methods) == declared, f"LogService methods not served: {declared - set(methods)}"
+        return grpc.method_handlers_generic_handler(
+            SERVICE_NAME,
+            {
+                name: grpc.unary_unary_rpc_method_handler(
+                    behaviour, request_deserializer=None, response_serializer=lambda m: m.SerializeToString()
+                )
+                for name, behaviour in methods.items()
+            },
+        )
+
+    # --- shims -----------------------------------------------------------------------
+
+    def _fail(self, context: grpc.ServicerContext, method: str, error: BaseException) -> None:
+        """Answer ``error`` as a status (rpc.errors); context.abort raises to end the call."""
+        if isinstance(error, CallEnded):
+            code = grpc.StatusCode.DEADLINE_EXCEEDED if error.deadline_exceeded else grpc.StatusCode.CANCELLED
+            logger.debug("client %s %s: %s", self._tagger.tag(context.peer()), method, error)
+            context.abort(code, str(error))
+        status = report(error, method, self._tagger.tag(context.peer()))
+        if status.trailing_metadata:
+            context.set_trailing_metadata(status.trailing_metadata)
+        context.abort(status.code, status.message)
+
+    def _direct(self, method: str, request_type: type[Message], work: Callable[[Any], Message]) -> Callable:
+        """A behaviour running ``work(request)`` in the gRPC worker thread."""
+
+        def behaviour(raw: bytes, context: grpc.ServicerContext) -> Message:
+            try:
+                request = _parse(request_type, raw)
+                remaining = context.time_remaining()
+                if remaining is not None and remaining <= 0:
+                    raise CallEnded(deadline_exceeded=True)
+                return work(request)
+            except Exception as e:  # every failure becomes a status
+                self._fail(context, method, e)
+                raise  # unreachable: abort raised
+
+        return behaviour
+
+    def _in_trio(
+        self, method: str, request_type: type[Message], work: Callable[[Any], Awaitable[Message]]
+    ) -> Callable:
+        """A behaviour running ``await work(request)`` as a trio handler (rpc.bridge)."""
+
+        def behaviour(raw: bytes, context: grpc.ServicerContext) -> Message:
+            try:
+                request = _parse(request_type, raw)
+                return self._bridge.run(functools.partial(work, request), context)
+            except Exception as e:  # every failure becomes a status
+                self._fail(context, method, e)
+                raise  # unreachable: abort raised
+
+        return behaviour
+
+    # --- reads ---------------------------------------------------------------------
+
+    def signed_checkpoint(self) -> SignedCheckpoint:
+        """The log's latest signed checkpoint, verified once per new note.
+
+        StoreError if there is none, or it does not verify with the log's own
+        key (a damaged store: not the client's fault).
+        """
+        note = self._log.store.checkpoint()
+        if note is None:
+            raise StoreError("the log has no signed checkpoint yet")
+        cached = self._cached
+        if cached is not None and cached.note == note:
+            return cached
+        try:
+            signed = open_checkpoint(note, self._log.verifier)
+        except (NoteError, SignatureError) as e:
+            raise StoreError(f"the stored checkpoint does not verify: {e}") from None
+        self._cached = signed
+        return signed
+
+    def get_checkpoint(self, request: pb.GetCheckpointRequest) -> pb.GetCheckpointResponse:
+        """The stored note verbatim. StoreError if the log has none."""
+        note = self._log.store.checkpoint()
+        if note is None:
+            raise StoreError("the log has no signed checkpoint yet")
+        return pb.GetCheckpointResponse(checkpoint=note)
+
+    def get_entries(self, request: pb.GetEntriesRequest) -> pb.GetEntriesResponse:
+        """Leaves from ``start``: at most ``max_entries_per_page`` and what fits in a message.
+
+        MalformedError if start > end; OutOfRangeError if end is past the log.
+        """
+        start, end = request.start, request.end
+        if start > end:
+            raise MalformedError(f"start {start} is after end {end}")
+        size = self._log.store.size()
+        if end > size:
+            raise OutOfRangeError(f"entries [{start}, {end}) are not in a log of size {size}")
+        # RFC 6962 §4.6 precedent: a log may return fewer entries than asked for.
+        end = min(end, start + self._limits.max_entries_per_page)
+        leaves = self._log.entries(start, end)
+        budget = self._limits.max_message_bytes - _PAGE_OVERHEAD
+        kept = 0
+        for leaf in leaves:
+            budget -= len(leaf) + 8  # field tag and length prefix, at most
+            if budget < 0 and kept:
+                break
+            kept += 1
+        return pb.GetEntriesResponse(start=start, leaves=leaves[:kept])
+
+    def get_inclusion_proof(self, request: pb.GetInclusionProofRequest) -> pb.GetInclusionProofResponse:
+        """Leaf ``index`` and its proof at ``size``. OutOfRangeError past the log or index >= size.
+
+        Log.inclusion_proof's checks, without the root hash it also computes:
+        the answer does not carry it, and this is the hottest call (~20 % of
+        its work).
+        """
+        index, size = request.index, request.size
+        store = self._log.store
+        durable = store.size()
+        if size > durable:
+            raise OutOfRangeError(f"size {size} is not in a log of size {durable}")
+        if index >= size:
+            raise OutOfRangeError(f"index {index} is not in a tree of size {size}")
+        leaf = store.leaves(index, index + 1)[0]
+        return pb.GetInclusionProofResponse(
+            index=index, size=size, leaf=leaf, proof=merkle.inclusion_proof(index, size, store)
+        )
+
+    def get_consistency_proof(self, request: pb.GetConsistencyProofRequest) -> pb.GetConsistencyProofResponse:
+        """OutOfRangeError if new_size is past the log or old_size > new_size."""
+        return convert.consistency_pb(self._log.consistency_proof(request.old_size, request.new_size))
+
+    # --- lookups ----------------------------------------------------------------------
+
+    def _lookup_at(self, size: int, filename: str) -> tuple[list[InclusionProof], list[Conflict]]:
+        """Every entry for ``filename`` in the tree of ``size``, proven at it, and their conflicts."""
+        found = [index for index, _ in self._log.store.lookup(filename) if index < size]
+        proofs = [self._log.inclusion_proof(index, size) for index in found]
+        conflicts: list[Conflict] = []
+        for index in found[1:]:  # a conflict is recorded at the later of two entries
+            recorded = self._log.store.conflicts(index, limit=1)
+            if recorded and recorded[0].index == index:
+                conflicts.append(recorded[0])
+        return proofs, conflicts
+
+    def _lookup_chunk(
+        self, signed: SignedCheckpoint | None, filenames: list[str]
+    ) -> tuple[SignedCheckpoint, list[pb.FilenameResult]]:
+        """Look up ``filenames`` at ``signed`` (None: the latest checkpoint, read here)."""
+        if signed is None:
+            signed = self.signed_checkpoint()
+        size = signed.checkpoint.size
+        return signed, [convert.filename_result_pb(name, *self._lookup_at(size, name)) for name in filenames]
+
+    async def lookup_filenames(self, request: pb.LookupFilenamesRequest) -> pb.LookupFilenamesResponse:
+        """Every filename's entries, proven against one checkpoint; none found is an empty result.
+
+        MalformedError for more than ``max_lookup_filenames`` filenames or an
+        empty one. Runs in chunks of LOOKUP_CHUNK; a cancellation stops it
+        between chunks (logged at DEBUG).
+        """
+        filenames = list(request.filenames)
+        limit = self._limits.max_lookup_filenames
+        if len(filenames) > limit:
+            raise MalformedError(f"{len(filenames)} filenames in one lookup; at most {limit} (split the request)")
+        for i, filename in enumerate(filenames):
+            if not filename:
+                raise MalformedError(f"filenames[{i}] is empty")
+        signed: SignedCheckpoint | None = None
+        results: list[pb.FilenameResult] = []
+        try:
+            for offset in range(0, max(len(filenames), 1), LOOKUP_CHUNK):
+                chunk = filenames[offset : offset + LOOKUP_CHUNK]
+                signed, found = await trio.to_thread.run_sync(
+                    self._lookup_chunk, signed, chunk, limiter=self._lookup_threads
+                )
+                results.extend(found)
+        except trio.Cancelled:
+            logger.debug("LookupFilenames cancelled after %d of %d filenames", len(results), len(filenames))
+            raise
+        assert signed is not None
+        return pb.LookupFilenamesResponse(checkpoint=signed.note, results=results)
+
+    async def lookup_filename(self, request: pb.LookupFilenameRequest) -> pb.LookupFilenameResponse:
+        """One filename's entries, proven against the latest checkpoint.
+
+        MalformedError for an empty filename; NotFoundError if the tree of the
+        checkpoint holds no entry for it.
+        """
+        if not request.filename:
+            raise MalformedError("filename is empty")
+        signed, (result,) = await trio.to_thread.run_sync(
+            self._lookup_chunk, None, [request.filename], limiter=self._lookup_threads
+        )
+        if not result.entries:
+            raise NotFoundError(f"{request.filename} is not in the log (checked up to size {signed.checkpoint.size})")
+        return pb.LookupFilenameResponse(checkpoint=signed.note, entries=result.entries, conflicts=result.conflicts)

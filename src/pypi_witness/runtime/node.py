@@ -1,0 +1,178 @@
+"""``run_node``: one nursery owning everything a node runs.
+
+For now a node runs: the log's one writer (runtime.writer), the gRPC server
+(LogService, standard health checking, server reflection) and a task keeping
+the health status current. Later work adds the index follower and gossip to
+the same nursery; ``sources`` is where tasks that append to the log plug in.
+
+Stopping (``run_node`` cancelled), in this order within the one nursery:
+health turns NOT_SERVING and the server accepts no new calls; calls in flight
+get ``stop_grace_seconds`` to finish and are then cancelled (their trio
+handlers see the cancellation); the writer lets a running write commit or roll
+back whole, refuses queued ones and signs the durable size; then the store is
+closed. Acknowledged appends are never lost.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+import grpc
+import trio
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from pypi_witness.config import Config, NodeConfig
+from pypi_witness.errors import ConfigError, WitnessError
+from pypi_witness.keys import read_signer, read_verifier
+from pypi_witness.log import STORE_DIR, VERIFIER_KEY_FILE, Log, init_log
+from pypi_witness.rpc.bridge import ServerBridge
+from pypi_witness.rpc.log_service import SERVICE_NAME as LOG_SERVICE_NAME
+from pypi_witness.rpc.log_service import LogServicer
+from pypi_witness.runtime.writer import LogWriter
+from pypi_witness.store.lmdb_store import LmdbStore
+
+logger = logging.getLogger("pypi_witness.runtime")
+
+# A task that appends to the log through the node's writer, run in the node's nursery.
+Source = Callable[[LogWriter], Awaitable[None]]
+# How often the health task checks that the store still answers.
+HEALTH_CHECK_SECONDS = 5.0
+_HEALTH_SERVICES = ("", LOG_SERVICE_NAME)
+
+
+def open_node_log(node: NodeConfig) -> Log:
+    """Open the log in ``node.data_dir`` for writing, creating it if there is none.
+
+    Creating needs ``node.origin`` and the default key location. Raises
+    ConfigError (no log and no origin, origin not the log's, a key file
+    missing, unreadable, too open or not the log's key) or StoreError (the
+    store cannot be opened, e.g. it is open already in this process).
+    """
+    data_dir, key_path = node.data_dir, node.log_key_path
+    if not (data_dir / STORE_DIR).is_dir():
+        if node.origin is None:
+            raise ConfigError(f"node.origin: needed to create a new log in {data_dir}")
+        if node.log_key is not None:
+            raise ConfigError(f"node.log_key: {data_dir} holds no log; create it (with its key) first")
+        logger.info("creating a log for origin %s in %s", node.origin, data_dir)
+        return init_log(data_dir, node.origin)
+    verifier = read_verifier(str(data_dir / VERIFIER_KEY_FILE))
+    if node.origin is not None and node.origin != verifier.name:
+        raise ConfigError(f"node.origin: the log in {data_dir} has origin {verifier.name!r}, not {node.origin!r}")
+    signer = read_signer(key_path)
+    return Log(LmdbStore(data_dir / STORE_DIR), verifier, signer)
+
+
+def _set_health(servicer: health.HealthServicer, serving: bool) -> None:
+    status = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
+    for service in _HEALTH_SERVICES:
+        servicer.set(service, status)
+
+
+async def _watch_health(log: Log, servicer: health.HealthServicer) -> None:
+    """Every HEALTH_CHECK_SECONDS: SERVING if the store answers with a checkpoint, else NOT_SERVING."""
+    while True:
+        await trio.sleep(HEALTH_CHECK_SECONDS)
+        try:
+            serving = await trio.to_thread.run_sync(lambda: log.store.checkpoint() is not None)
+        except WitnessError as e:
+            logger.warning("health check: the store does not answer: %s", e)
+            serving = False
+        _set_health(servicer, serving)
+
+
+def _bound_address(listen: str, port: int) -> str:
+    return f"{listen.rpartition(':')[0]}:{port}"
+
+
+async def serve_grpc(
+    config: Config,
+    log: Log,
+    health_servicer: health.HealthServicer,
+    *,
+    task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Run the gRPC server until cancelled; report the bound ``host:port``; stop gracefully.
+
+    Raises ConfigError if the listen address cannot be bound.
+    """
+    limits = config.limits
+    servicer = LogServicer(log, limits, ServerBridge(trio.lowlevel.current_trio_token()))
+    executor = ThreadPoolExecutor(max_workers=limits.grpc_workers, thread_name_prefix="grpc-worker")
+    server = grpc.server(
+        executor,
+        handlers=[servicer.handler()],
+        maximum_concurrent_rpcs=limits.max_concurrent_rpcs,
+        options=[
+            ("grpc.max_send_message_length", limits.max_message_bytes),
+            ("grpc.max_receive_message_length", limits.max_message_bytes),
+            # gRPC sets SO_REUSEPORT by default: a second node on the same port
+            # would silently share it. Fail to bind instead.
+            ("grpc.so_reuseport", 0),
+        ],
+    )
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection((LOG_SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
+    try:
+        port = server.add_insecure_port(config.node.listen)
+    except RuntimeError as e:
+        server.stop(None)
+        executor.shutdown(wait=False)
+        raise ConfigError(f"node.listen: cannot listen on {config.node.listen}: {e}") from None
+    server.start()
+    try:
+        task_status.started(_bound_address(config.node.listen, port))
+        await trio.sleep_forever()
+    finally:
+        with trio.CancelScope(shield=True):
+            health_servicer.enter_graceful_shutdown()
+            stopped = server.stop(limits.stop_grace_seconds)
+            # The trio loop keeps running while this waits, so trio handlers of
+            # calls in flight can finish (or see their cancellation).
+            await trio.to_thread.run_sync(stopped.wait)
+            await trio.to_thread.run_sync(functools.partial(executor.shutdown, wait=True))
+
+
+async def run_node(
+    config: Config,
+    *,
+    sources: Sequence[Source] = (),
+    task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Run a node until cancelled; report the address it serves on (``host:port``) when ready.
+
+    Opens (or creates: ``open_node_log``) the log, signs a checkpoint for its
+    durable size, serves it, and runs each of ``sources`` with the node's
+    writer. Cancelling stops everything as the module docstring says and
+    returns once the store is closed. Raises, before reporting ready,
+    ConfigError or StoreError if the log cannot be opened or the address not
+    bound; afterwards, whatever a source raises (after the same graceful stop).
+    """
+    log = open_node_log(config.node)
+    started = False
+    try:
+        async with trio.open_nursery() as nursery:
+            writer = LogWriter(log, config.limits.writer_queue)
+            await nursery.start(writer.run)
+            signed = await writer.publish()
+            health_servicer = health.HealthServicer(experimental_non_blocking=True)
+            _set_health(health_servicer, True)
+            address = await nursery.start(serve_grpc, config, log, health_servicer)
+            nursery.start_soon(_watch_health, log, health_servicer)
+            for source in sources:
+                nursery.start_soon(source, writer)
+            logger.info("serving log %s (size %d) on %s", log.origin, signed.checkpoint.size, address)
+            task_status.started(address)
+            started = True
+    except BaseExceptionGroup as group:
+        # A refusal while starting is one error: raise it as itself, as documented.
+        if not started and len(group.exceptions) == 1 and isinstance(group.exceptions[0], WitnessError):
+            raise group.exceptions[0] from None
+        raise
+    finally:
+        log.close()
+        logger.info("stopped; log %s closed", log.origin)

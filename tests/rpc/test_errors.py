@@ -1,0 +1,122 @@
+"""The one error <-> status table, both ways, and client tags."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+
+from pypi_witness.errors import (
+    ConfigError,
+    ConflictError,
+    MalformedError,
+    NoteError,
+    NotFoundError,
+    OutOfRangeError,
+    OverloadedError,
+    ProofError,
+    RecordError,
+    SignatureError,
+    StoreError,
+    UnavailableError,
+    WitnessError,
+)
+from pypi_witness.rpc.errors import (
+    INTERNAL_MESSAGE,
+    KNOWN_SIZE_KEY,
+    MAX_DETAILS,
+    STORE_MESSAGE,
+    ClientTagger,
+    clean_details,
+    error_from_status,
+    status_for,
+)
+
+Code = grpc.StatusCode
+
+
+@pytest.mark.parametrize(
+    ("error", "code"),
+    [
+        (MalformedError("m"), Code.INVALID_ARGUMENT),
+        (NoteError("m"), Code.INVALID_ARGUMENT),
+        (RecordError("m"), Code.INVALID_ARGUMENT),
+        (ConfigError("m"), Code.INVALID_ARGUMENT),
+        (ProofError("m"), Code.INVALID_ARGUMENT),
+        (SignatureError("m"), Code.INVALID_ARGUMENT),
+        (OutOfRangeError("m"), Code.OUT_OF_RANGE),
+        (NotFoundError("m"), Code.NOT_FOUND),
+        (OverloadedError("m"), Code.RESOURCE_EXHAUSTED),
+        (ConflictError("m", known_size=3), Code.ABORTED),
+        (UnavailableError("m"), Code.UNAVAILABLE),
+    ],
+)
+def test_request_errors_keep_their_message(error, code):
+    status = status_for(error)
+    assert (status.code, status.message) == (code, "m")
+
+
+def test_conflict_carries_the_known_size():
+    assert status_for(ConflictError("stale", known_size=42)).trailing_metadata == ((KNOWN_SIZE_KEY, "42"),)
+    assert status_for(ConflictError("stale")).trailing_metadata == ()
+
+
+def test_store_and_unknown_errors_do_not_leak_their_detail():
+    store = status_for(StoreError("cannot open store at /srv/secret/log"))
+    assert (store.code, store.message) == (Code.UNAVAILABLE, STORE_MESSAGE)
+    for error in (RuntimeError("/srv/secret"), KeyError("secret"), WitnessError("secret")):
+        status = status_for(error)
+        assert (status.code, status.message) == (Code.INTERNAL, INTERNAL_MESSAGE)
+
+
+@pytest.mark.parametrize(
+    ("code", "cls"),
+    [
+        (Code.INVALID_ARGUMENT, MalformedError),
+        (Code.OUT_OF_RANGE, OutOfRangeError),
+        (Code.NOT_FOUND, NotFoundError),
+        (Code.RESOURCE_EXHAUSTED, OverloadedError),
+        (Code.ABORTED, ConflictError),
+        (Code.UNAVAILABLE, UnavailableError),
+        (Code.INTERNAL, UnavailableError),
+        (Code.UNKNOWN, UnavailableError),
+        (Code.UNIMPLEMENTED, UnavailableError),
+        (Code.DEADLINE_EXCEEDED, UnavailableError),
+        (None, UnavailableError),
+    ],
+)
+def test_statuses_become_package_errors(code, cls):
+    error = error_from_status(code, "what happened")
+    assert type(error) is cls
+    assert "what happened" in str(error)
+
+
+def test_every_server_error_comes_back_as_its_class_or_a_parent():
+    for error in (MalformedError("x"), OutOfRangeError("x"), NotFoundError("x"), OverloadedError("x"),
+                  ConflictError("x", 7), UnavailableError("x")):  # fmt: skip
+        status = status_for(error)
+        back = error_from_status(status.code, status.message, status.trailing_metadata)
+        assert type(back) is type(error) and str(back) == "x"
+    back = error_from_status(Code.ABORTED, "stale", ((KNOWN_SIZE_KEY, "42"),))
+    assert isinstance(back, ConflictError) and back.known_size == 42
+
+
+def test_bad_known_size_metadata_is_ignored():
+    for value in ("-1", "x", "9" * 30, b"12"):
+        assert error_from_status(Code.ABORTED, "stale", ((KNOWN_SIZE_KEY, value),)).known_size is None
+
+
+def test_details_from_a_node_are_made_safe_to_print():
+    assert clean_details("bad\x1b[31mred\nline") == "bad?[31mred?line"
+    long = clean_details("x" * 1000)
+    assert len(long) == MAX_DETAILS and long.endswith("...")
+    assert clean_details(None) == ""
+
+
+def test_client_tags_hide_the_address_and_ignore_the_port():
+    tagger = ClientTagger(b"k" * 32)
+    a1, a2 = tagger.tag("ipv4:203.0.113.7:5000"), tagger.tag("ipv4:203.0.113.7:6000")
+    assert a1 == a2 and len(a1) == 16 and "203" not in a1
+    assert tagger.tag("ipv4:203.0.113.8:5000") != a1
+    assert tagger.tag("ipv6:[2001:db8::1]:5000") == tagger.tag("ipv6:[2001:db8::1]:1")
+    assert ClientTagger(b"j" * 32).tag("ipv4:203.0.113.7:5000") != a1
+    assert ClientTagger().tag("ipv4:203.0.113.7:5000") != ClientTagger().tag("ipv4:203.0.113.7:5000")

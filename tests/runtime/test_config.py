@@ -1,0 +1,132 @@
+"""The TOML configuration: defaults, every key, and refusals that name the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pypi_witness.config import DEFAULT_LISTEN, Config, LimitsConfig, PeerConfig, load_config
+from pypi_witness.errors import ConfigError
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "node.toml"
+    path.write_text(text)
+    return path
+
+
+def test_defaults(tmp_path):
+    config = Config.default(tmp_path / "data")
+    assert config.node.data_dir == tmp_path / "data"
+    assert config.node.listen == DEFAULT_LISTEN == "127.0.0.1:6962"
+    assert config.node.origin is None
+    assert config.node.log_key_path == tmp_path / "data" / "log.key"
+    assert config.limits == LimitsConfig()
+    assert config.peers == ()
+
+
+def test_an_empty_file_is_all_defaults_relative_to_the_file(tmp_path):
+    config = load_config(write(tmp_path, ""))
+    assert config.node.data_dir == tmp_path / "pypi-witness-data"
+    assert config.limits == LimitsConfig()
+
+
+def test_every_key(tmp_path):
+    config = load_config(
+        write(
+            tmp_path,
+            """
+            [node]
+            data_dir = "state"
+            listen = "[::1]:7000"
+            origin = "witness.example.org/pypi"
+            log_key = "/etc/pypi-witness/log.key"
+
+            [limits]
+            grpc_workers = 3
+            max_concurrent_rpcs = 64
+            max_message_bytes = 1048576
+            max_entries_per_page = 250
+            max_lookup_filenames = 300
+            lookup_threads = 4
+            writer_queue = 2
+            stop_grace_seconds = 1.5
+
+            [index]
+            [policy]
+            [privacy]
+            [[peers]]
+            [[peers]]
+            """,
+        )
+    )
+    assert config.node.data_dir == tmp_path / "state"
+    assert config.node.listen == "[::1]:7000"
+    assert config.node.origin == "witness.example.org/pypi"
+    assert config.node.log_key_path == Path("/etc/pypi-witness/log.key")
+    assert config.limits == LimitsConfig(3, 64, 1 << 20, 250, 300, 4, 2, 1.5)
+    assert config.peers == (PeerConfig(), PeerConfig())
+
+
+def test_whole_seconds_are_accepted(tmp_path):
+    assert load_config(write(tmp_path, "[limits]\nstop_grace_seconds = 0")).limits.stop_grace_seconds == 0.0
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[limits]\nmax_entries_per_page = -3", "limits.max_entries_per_page: must be an integer from 1 to 100000, got -3"),
+        ("[limits]\ngrpc_workers = true", "limits.grpc_workers: must be an integer from 1 to 1024, got True"),
+        ("[limits]\ngrpc_workers = 2.0", "limits.grpc_workers: must be an integer"),
+        ("[limits]\nmax_message_bytes = 100", "limits.max_message_bytes: must be an integer from 16384"),
+        ("[limits]\nstop_grace_seconds = -1", "limits.stop_grace_seconds: must be a number of seconds, 0 or more"),
+        ("[limits]\nstop_grace_seconds = nan", "limits.stop_grace_seconds"),
+        ("[limits]\nstop_grace_seconds = '5'", "limits.stop_grace_seconds"),
+        ("[limits]\nmax_page = 3", "limits.max_page: unknown key (known keys: grpc_workers, "),
+        ("[nodes]", "nodes: unknown section"),
+        ("listen = '127.0.0.1:1'", "listen: unknown section"),
+        ("node = 5", "node: must be a table"),
+        ("[node]\nlisten = 'localhost'", "node.listen: must be host:port"),
+        ("[node]\nlisten = 'localhost:http'", "node.listen: must be host:port"),
+        ("[node]\nlisten = '1.2.3.4:70000'", "node.listen: must be host:port with a port from 0 to 65535"),
+        ("[node]\nlisten = ':80'", "node.listen: must be host:port"),
+        ("[node]\nlisten = '::1:80'", "node.listen: put an IPv6 address in brackets"),
+        ("[node]\nlisten = '[nothex]:80'", "node.listen: '[nothex]' is not a bracketed IPv6 address"),
+        ("[node]\norigin = 'a b'", "node.origin: 'a b' cannot name a key"),
+        ("[node]\norigin = 'a+b'", "node.origin: 'a+b' cannot name a key"),
+        ("[node]\norigin = ''", "node.origin: must be a non-empty string"),
+        ("[node]\ndata_dir = 5", "node.data_dir: must be a non-empty string, got 5"),
+        ("[node]\nlog_key = ''", "node.log_key: must be a non-empty string"),
+        ("[node]\ncolour = 'blue'", "node.colour: unknown key (known keys: data_dir, listen, origin, log_key)"),
+        ("[index]\nurl = 'https://pypi.org'", "index.url: unknown key (this version reads no keys here)"),
+        ("[policy]\nquorum = 2", "policy.quorum: unknown key"),
+        ("[privacy]\nlog_client_ips = true", "privacy.log_client_ips: unknown key"),
+        ("[[peers]]\nurl = 'x'", "peers[0].url: unknown key"),
+        ("peers = 3", "peers: must be an array of tables"),
+        ("peers = [3]", "peers[0]: must be a table"),
+        ("[node\n", "not valid TOML"),
+    ],
+)
+def test_refusals_name_the_file_and_key(tmp_path, text, message):
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert str(caught.value).startswith(f"{path}: ")
+    assert message in str(caught.value)
+
+
+def test_unreadable_files_are_refused(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read the configuration"):
+        load_config(tmp_path / "missing.toml")
+    path = tmp_path / "binary.toml"
+    path.write_bytes(b"\xff\xfe")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(path)
+
+
+def test_default_checks_its_arguments(tmp_path):
+    with pytest.raises(ConfigError, match="node.origin"):
+        Config.default(tmp_path, origin="has space")
+    with pytest.raises(ConfigError, match="node.listen"):
+        Config.default(tmp_path, listen="nowhere")
