@@ -222,6 +222,15 @@ _LOG_COMMANDS = {
 }
 
 
+# --- serve ----------------------------------------------------------------------
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from pypi_witness.runtime.serve import serve_main
+
+    return serve_main(args.config)
+
+
 # --- query ----------------------------------------------------------------------
 
 
@@ -449,6 +458,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("old", type=_nonnegative)
     r.add_argument("new", type=_nonnegative)
 
+    p = sub.add_parser("serve", help="run a node: serve the log over gRPC")
+    p.add_argument("--config", type=Path, required=True, metavar="FILE", help="the node's TOML configuration")
+    p.set_defaults(func=cmd_serve)
+
     node = argparse.ArgumentParser(add_help=False)
     node.add_argument("--node", required=True, metavar="HOST:PORT", help="the node to ask")
     node.add_argument("--vkey", required=True, help="the log's verifier key, or a file holding it")
@@ -467,7 +480,7 @@ def build_parser() -> argparse.ArgumentParser:
     q = qsub.add_parser("proof", parents=[common, node], help="entry INDEX with its proof, verified")
     q.add_argument("index", type=_nonnegative)
 
-    p = sub.add_parser("demo", help="create a log, import the bundled sample, show verified proofs")
+    p = sub.add_parser("demo", help="build a log from the bundled sample, serve it, and verify it as a client")
     p.add_argument("--data", type=Path, metavar="DIR", help="where to keep the demo log (default: a temporary directory)")
     p.set_defaults(func=cmd_demo)
     return parser

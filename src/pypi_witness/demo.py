@@ -1,22 +1,35 @@
-"""``pypi-witness demo``: a log built from the bundled sample, checked the way a client would."""
+"""``pypi-witness demo``: a log built from the bundled sample, served, and checked as a client would."""
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import functools
 import hashlib
 import io
 import tempfile
 from importlib import resources
 from pathlib import Path
 
+import trio
+
 from pypi_witness.core import merkle
 from pypi_witness.core.checkpoint import open_checkpoint
 from pypi_witness.core.note import Verifier
 from pypi_witness.core.records import parse_record, record_filename
 from pypi_witness.ingest.importer import import_jsonl
+from pypi_witness.config import Config
 from pypi_witness.log import init_log
+from pypi_witness.rpc.client import LogClient
+from pypi_witness.runtime.node import run_node
+from pypi_witness.runtime.writer import LogWriter
+from pypi_witness.verifying_client import ClientState, VerifyingClient
 
 DEMO_ORIGIN = "demo.pypi-witness.invalid/log"
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
 
 
 def signed_by(vkey: str) -> str:
@@ -41,6 +54,12 @@ def run_demo(data: Path | None) -> int:
 
 
 def _demo(data: Path) -> None:
+    filename, vkey = _local_log(data)
+    trio.run(_served, data, filename, vkey)
+
+
+def _local_log(data: Path) -> tuple[str, str]:
+    """Build the log from the sample and check it locally; returns a filename in it and the vkey."""
     _step(f"Creating a log for origin {DEMO_ORIGIN} in {data}")
     log = init_log(data, DEMO_ORIGIN)
     try:
@@ -83,21 +102,58 @@ def _demo(data: Path) -> None:
         c = log.consistency_proof(old.size, size)
         merkle.verify_consistency(old.size, size, old.root_hash, root, c.proof)
         print(f"consistency proof of {len(c.proof)} hashes verified: the first checkpoint is a prefix of the second")
-
-        _step(f"The index now serves {filename} with other bytes")
-        original = parse_record(entry)
-        swapped = dataclasses.replace(
-            original,
-            sha256=hashlib.sha256(b"swapped " + entry).hexdigest(),
-            blake2b_256=hashlib.blake2b(b"swapped " + entry, digest_size=32).hexdigest(),
-        )
-        result = log.append([swapped])
-        log.publish()
-        for conflict in log.lookup(filename).conflicts:
-            print(
-                f"CONFLICT: entry {conflict.index} logs {conflict.filename} with sha256 {swapped.sha256[:16]}..., "
-                f"entry {conflict.earlier_index} with {original.sha256[:16]}..."
-            )
-        print(f"both observations stay in the log (size {result.new_size}), signed; neither is overwritten")
+        return filename, vkey
     finally:
         log.close()
+
+
+async def _served(data: Path, filename: str, vkey: str) -> None:
+    """Serve the log on a loopback port and ask it as a remote client would, verifying everything."""
+    swap = trio.Event()
+    swapped_in = trio.Event()
+    to_swap: list[bytes] = []  # the leaf of the file the index will swap
+
+    async def index_swaps_a_file(writer: LogWriter) -> None:
+        await swap.wait()
+        original = parse_record(to_swap[0])
+        other = hashlib.sha256(b"swapped " + original.sha256.encode())
+        changed = dataclasses.replace(
+            original,
+            sha256=other.hexdigest(),
+            blake2b_256=hashlib.blake2b(other.digest(), digest_size=32).hexdigest(),
+        )
+        await writer.append([changed])
+        await writer.publish()
+        swapped_in.set()
+
+    config = Config.default(data, listen="127.0.0.1:0")
+    async with trio.open_nursery() as nursery:
+        address = await nursery.start(functools.partial(run_node, config, sources=[index_swaps_a_file]))
+        _step(f"Serving the log over gRPC on {address}; a client that trusts only the verifier key asks it")
+        state = ClientState(data.parent / (data.name + "-client-state"))
+        async with LogClient(address) as node:
+            client = VerifyingClient(node, Verifier.from_vkey(vkey), state)
+            accepted = await client.checkpoint()
+            cp = accepted.checkpoint.checkpoint
+            print(f"checkpoint: size {cp.size}, root {b64(cp.root_hash)}: signature verified")
+            accepted, (found,) = await client.lookup([filename])
+            for entry in found.entries:
+                print(f"{filename}: entry {entry.index}, sha256 {entry.record.sha256[:16]}...: inclusion proof verified")
+
+            _step(f"The index now serves {filename} with other bytes; the node logs what it saw")
+            to_swap.append(found.entries[0].leaf)
+            swap.set()
+            await swapped_in.wait()
+            accepted, (found,) = await client.lookup([filename])
+            print(
+                f"checkpoint: size {accepted.checkpoint.checkpoint.size}, consistent with size "
+                f"{accepted.previous_size} seen before (proof of {len(accepted.consistency_proof)} hashes verified)"
+            )
+            for entry in found.entries:
+                print(f"{filename}: entry {entry.index}, sha256 {entry.record.sha256[:16]}...: inclusion proof verified")
+            for conflict in found.conflicts:
+                print(
+                    f"CONFLICT found by the client: entry {conflict.index} logs {conflict.filename} with other "
+                    f"hashes than entry {conflict.earlier_index}; both are signed into the log, neither overwritten"
+                )
+        nursery.cancel_scope.cancel()
