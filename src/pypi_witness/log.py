@@ -117,23 +117,28 @@ class Log:
         """Leaves [start, end). OutOfRangeError unless 0 <= start <= end <= size."""
         return self.store.leaves(start, end)
 
-    def inclusion_proof(self, index: int, size: int | None = None) -> InclusionProof:
-        """Prove entry ``index`` in the tree of ``size`` (default: the signed checkpoint's).
+    def leaf_and_proof(self, index: int, size: int) -> tuple[bytes, list[bytes]]:
+        """Entry ``index`` and its inclusion proof in the tree of ``size`` (no root computed).
 
         OutOfRangeError if size exceeds the log or index >= size.
         """
         size = self._size_or_checkpoint(size)
         if not 0 <= index < size:
             raise OutOfRangeError(f"index {index} is not in a tree of size {size}")
-        leaf = self.store.leaves(index, index + 1)[0]
-        return InclusionProof(
-            index,
-            size,
-            leaf,
-            merkle.leaf_hash(leaf),
-            tuple(merkle.inclusion_proof(index, size, self.store)),
-            merkle.tree_root(size, self.store),
-        )
+        return self.store.leaves(index, index + 1)[0], merkle.inclusion_proof(index, size, self.store)
+
+    def inclusion_proof(self, index: int, size: int | None = None, root_hash: bytes | None = None) -> InclusionProof:
+        """Prove entry ``index`` in the tree of ``size`` (default: the signed checkpoint's).
+
+        ``root_hash``, when the caller knows the tree's root (from a
+        checkpoint), saves computing it. OutOfRangeError if size exceeds the
+        log or index >= size.
+        """
+        size = self._size_or_checkpoint(size)
+        leaf, proof = self.leaf_and_proof(index, size)
+        if root_hash is None:
+            root_hash = merkle.tree_root(size, self.store)
+        return InclusionProof(index, size, leaf, merkle.leaf_hash(leaf), tuple(proof), root_hash)
 
     def consistency_proof(self, old_size: int, new_size: int | None = None) -> ConsistencyProof:
         """Prove tree ``old_size`` is a prefix of ``new_size`` (default: the signed checkpoint's).
@@ -151,12 +156,16 @@ class Log:
             tuple(merkle.consistency_proof(old_size, new_size, self.store)),
         )
 
-    def lookup(self, filename: str) -> Lookup:
-        """Every entry for ``filename`` proven against the latest checkpoint (entries after it are left out)."""
-        signed = self.checkpoint()
-        size = signed.checkpoint.size
+    def lookup(self, filename: str, signed: SignedCheckpoint | None = None) -> Lookup:
+        """Every entry for ``filename`` proven against ``signed`` (default: the latest checkpoint).
+
+        Entries after the checkpoint's size are left out.
+        """
+        if signed is None:
+            signed = self.checkpoint()
+        size, root = signed.checkpoint.size, signed.checkpoint.root_hash
         found = [i for i, _ in self.store.lookup(filename) if i < size]
-        proofs = tuple(self.inclusion_proof(i, size) for i in found)
+        proofs = tuple(self.inclusion_proof(i, size, root) for i in found)
         # A conflict is keyed by its own entry: ask at each entry of this file.
         conflicts = tuple(c for i in found for c in self.store.conflicts(i, limit=1) if c.index == i)
         return Lookup(signed, proofs, conflicts)
@@ -186,14 +195,15 @@ def init_log(data_dir: Path, origin: str) -> Log:
     return log
 
 
-def open_log(data_dir: Path, *, readonly: bool = False) -> Log:
+def open_log(data_dir: Path, *, readonly: bool = False, key_path: Path | None = None) -> Log:
     """Open the log in ``data_dir``; with ``readonly`` the private key is not read.
 
-    Raises ConfigError if the directory does not hold a log, StoreError if the
-    store cannot be opened.
+    ``key_path`` is the private key file (default: ``log.key`` in ``data_dir``).
+    Raises ConfigError if the directory does not hold a log or the key is not
+    the log's, StoreError if the store cannot be opened.
     """
     if not (data_dir / STORE_DIR).is_dir():
         raise ConfigError(f"{data_dir} holds no log (run 'pypi-witness init --data {data_dir}' first)")
     verifier = read_verifier(str(data_dir / VERIFIER_KEY_FILE))
-    signer = None if readonly else read_signer(data_dir / PRIVATE_KEY_FILE)
+    signer = None if readonly else read_signer(key_path or data_dir / PRIVATE_KEY_FILE)
     return Log(LmdbStore(data_dir / STORE_DIR, readonly=readonly), verifier, signer)

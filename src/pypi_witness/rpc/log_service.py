@@ -43,15 +43,13 @@ import trio
 from google.protobuf.message import DecodeError, Message
 
 from pypi_witness.config import LimitsConfig
-from pypi_witness.core import merkle
 from pypi_witness.core.checkpoint import SignedCheckpoint, open_checkpoint
 from pypi_witness.errors import MalformedError, NoteError, NotFoundError, OutOfRangeError, SignatureError, StoreError
-from pypi_witness.log import InclusionProof, Log
+from pypi_witness.log import Log
 from pypi_witness.rpc import convert
 from pypi_witness.rpc.bridge import CallEnded, ServerBridge
 from pypi_witness.rpc.errors import ClientTagger, report
 from pypi_witness.rpc.gen.v1 import log_pb2 as pb
-from pypi_witness.store.base import Conflict
 
 logger = logging.getLogger("pypi_witness.rpc")
 
@@ -211,21 +209,12 @@ class LogServicer:
     def get_inclusion_proof(self, request: pb.GetInclusionProofRequest) -> pb.GetInclusionProofResponse:
         """Leaf ``index`` and its proof at ``size``. OutOfRangeError past the log or index >= size.
 
-        Log.inclusion_proof's checks, without the root hash it also computes:
-        the answer does not carry it, and this is the hottest call (~20 % of
-        its work).
+        The answer carries no root (clients take it from a checkpoint), so
+        none is computed: this is the hottest call.
         """
         index, size = request.index, request.size
-        store = self._log.store
-        durable = store.size()
-        if size > durable:
-            raise OutOfRangeError(f"size {size} is not in a log of size {durable}")
-        if index >= size:
-            raise OutOfRangeError(f"index {index} is not in a tree of size {size}")
-        leaf = store.leaves(index, index + 1)[0]
-        return pb.GetInclusionProofResponse(
-            index=index, size=size, leaf=leaf, proof=merkle.inclusion_proof(index, size, store)
-        )
+        leaf, proof = self._log.leaf_and_proof(index, size)
+        return pb.GetInclusionProofResponse(index=index, size=size, leaf=leaf, proof=proof)
 
     def get_consistency_proof(self, request: pb.GetConsistencyProofRequest) -> pb.GetConsistencyProofResponse:
         """OutOfRangeError if new_size is past the log or old_size > new_size."""
@@ -233,25 +222,14 @@ class LogServicer:
 
     # --- lookups ----------------------------------------------------------------------
 
-    def _lookup_at(self, size: int, filename: str) -> tuple[list[InclusionProof], list[Conflict]]:
-        """Every entry for ``filename`` in the tree of ``size``, proven at it, and their conflicts."""
-        found = [index for index, _ in self._log.store.lookup(filename) if index < size]
-        proofs = [self._log.inclusion_proof(index, size) for index in found]
-        conflicts: list[Conflict] = []
-        for index in found[1:]:  # a conflict is recorded at the later of two entries
-            recorded = self._log.store.conflicts(index, limit=1)
-            if recorded and recorded[0].index == index:
-                conflicts.append(recorded[0])
-        return proofs, conflicts
-
     def _lookup_chunk(
         self, signed: SignedCheckpoint | None, filenames: list[str]
     ) -> tuple[SignedCheckpoint, list[pb.FilenameResult]]:
         """Look up ``filenames`` at ``signed`` (None: the latest checkpoint, read here)."""
         if signed is None:
             signed = self.signed_checkpoint()
-        size = signed.checkpoint.size
-        return signed, [convert.filename_result_pb(name, *self._lookup_at(size, name)) for name in filenames]
+        found = [self._log.lookup(name, signed) for name in filenames]
+        return signed, [convert.filename_result_pb(n, f.entries, f.conflicts) for n, f in zip(filenames, found)]
 
     async def lookup_filenames(self, request: pb.LookupFilenamesRequest) -> pb.LookupFilenamesResponse:
         """Every filename's entries, proven against one checkpoint; none found is an empty result.

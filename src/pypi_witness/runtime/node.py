@@ -27,13 +27,11 @@ from grpc_reflection.v1alpha import reflection
 
 from pypi_witness.config import Config, NodeConfig
 from pypi_witness.errors import ConfigError, WitnessError
-from pypi_witness.keys import read_signer, read_verifier
-from pypi_witness.log import STORE_DIR, VERIFIER_KEY_FILE, Log, init_log
+from pypi_witness.log import STORE_DIR, Log, init_log, open_log
 from pypi_witness.rpc.bridge import ServerBridge
 from pypi_witness.rpc.log_service import SERVICE_NAME as LOG_SERVICE_NAME
 from pypi_witness.rpc.log_service import LogServicer
 from pypi_witness.runtime.writer import LogWriter
-from pypi_witness.store.lmdb_store import LmdbStore
 
 logger = logging.getLogger("pypi_witness.runtime")
 
@@ -60,11 +58,11 @@ def open_node_log(node: NodeConfig) -> Log:
             raise ConfigError(f"node.log_key: {data_dir} holds no log; create it (with its key) first")
         logger.info("creating a log for origin %s in %s", node.origin, data_dir)
         return init_log(data_dir, node.origin)
-    verifier = read_verifier(str(data_dir / VERIFIER_KEY_FILE))
-    if node.origin is not None and node.origin != verifier.name:
-        raise ConfigError(f"node.origin: the log in {data_dir} has origin {verifier.name!r}, not {node.origin!r}")
-    signer = read_signer(key_path)
-    return Log(LmdbStore(data_dir / STORE_DIR), verifier, signer)
+    log = open_log(data_dir, key_path=key_path)
+    if node.origin is not None and node.origin != log.origin:
+        log.close()
+        raise ConfigError(f"node.origin: the log in {data_dir} has origin {log.origin!r}, not {node.origin!r}")
+    return log
 
 
 def _set_health(servicer: health.HealthServicer, serving: bool) -> None:
