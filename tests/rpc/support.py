@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import hashlib
 import shutil
 from importlib import resources
 from pathlib import Path
@@ -15,11 +14,12 @@ from pypi_witness.config import Config, LimitsConfig
 from pypi_witness.core import merkle
 from pypi_witness.core.checkpoint import SignedCheckpoint, open_checkpoint
 from pypi_witness.core.note import Verifier
-from pypi_witness.core.records import FileRecord, format_record
+from pypi_witness.core.records import format_record
 from pypi_witness.ingest.bigquery import parse_line
 from pypi_witness.ingest.importer import import_jsonl
 from pypi_witness.log import VERIFIER_KEY_FILE, init_log
 from pypi_witness.runtime.node import run_node
+from tests.factories import record  # noqa: F401 (re-exported for the tests that import it from here)
 
 ORIGIN = "test.pypi-witness.invalid/log"
 # Short grace: a test's node stops within a second even with a call in flight.
@@ -50,21 +50,6 @@ def make_sample_log(data_dir: Path) -> str:
 def copy_log(template: Path, target: Path) -> Path:
     shutil.copytree(template, target)
     return target
-
-
-def record(i: int, variant: str = "") -> FileRecord:
-    """The i-th test record; another ``variant`` gives the same filename other hashes."""
-    seed = f"{i}/{variant}".encode()
-    return FileRecord(
-        project="demo",
-        version=f"1.{i}",
-        filename=f"demo-1.{i}-py3-none-any.whl",
-        sha256=hashlib.sha256(seed).hexdigest(),
-        blake2b_256=hashlib.blake2b(seed, digest_size=32).hexdigest(),
-        size=1000 + i,
-        upload_time="2024-01-02T03:04:05.000006Z",
-        serial=i,
-    )
 
 
 def config_for(data_dir: Path, *, origin: str | None = None, **limits: object) -> Config:

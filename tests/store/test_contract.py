@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-
 import pytest
 
 from pypi_witness.core import merkle
@@ -11,21 +9,7 @@ from pypi_witness.core.records import FileRecord, format_record
 from pypi_witness.errors import ConflictError, OutOfRangeError, RecordError, StoreError
 from pypi_witness.store.lmdb_store import TILE_WIDTH, LmdbStore
 from pypi_witness.store.memory import MemoryStore
-
-
-def record(i: int, variant: str = "", project: str = "demo") -> FileRecord:
-    """The i-th test record; a different ``variant`` gives the same filename other hashes."""
-    seed = f"{i}/{variant}".encode()
-    return FileRecord(
-        project=project,
-        version=f"1.{i}",
-        filename=f"{project}-1.{i}-py3-none-any.whl",
-        sha256=hashlib.sha256(seed).hexdigest(),
-        blake2b_256=hashlib.blake2b(seed, digest_size=32).hexdigest(),
-        size=1000 + i,
-        upload_time="2024-01-02T03:04:05.000006Z",
-        serial=i,
-    )
+from tests.factories import record
 
 
 @pytest.fixture(params=["memory", "lmdb"])
