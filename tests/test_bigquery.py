@@ -19,12 +19,9 @@ from pypi_witness.core.records import (
 )
 from pypi_witness.errors import RecordError
 from pypi_witness.ingest.bigquery import REQUIRED_FIELDS, iter_records, parse_line
+from tests.factories import gen_records
 
 ROOT = Path(__file__).resolve().parents[1]
-_spec = importlib.util.spec_from_file_location("gen_records", ROOT / "scripts" / "gen_records.py")
-assert _spec is not None and _spec.loader is not None
-gen_records = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(gen_records)
 
 SHA = "942c5a758f98d790eaed1a29cb6eefc7ffb0d1cf7af05c3d2791656dbd6ad1e1"
 B2 = "58cd2187c01e70e6e26505bca751777aa9f2ee0b7f4300988b709f44e013003f"

@@ -35,6 +35,7 @@ from pypi_witness.errors import ProofError
 from pypi_witness.ingest import importer
 from pypi_witness.ingest.bigquery import parse_line
 from pypi_witness.store.lmdb_store import LmdbStore
+from tests.factories import generated_lines
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 SAMPLE = resources.files("pypi_witness") / "data" / "sample_records.jsonl"
@@ -127,16 +128,6 @@ def root_of(leaves: list[bytes]) -> bytes:
 
 def filename_of(line: bytes) -> str:
     return json.loads(line)["filename"]
-
-
-def generated_lines(n: int, seed: int) -> list[bytes]:
-    """``n`` BigQuery-shaped JSON lines from scripts/gen_records.py."""
-    sys.path.insert(0, str(SCRIPTS))
-    try:
-        from gen_records import generate
-    finally:
-        sys.path.remove(str(SCRIPTS))
-    return [json.dumps(row, separators=(",", ":")).encode() + b"\n" for row in generate(n, seed)]
 
 
 def store_size(data: Path) -> int:

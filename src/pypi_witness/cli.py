@@ -59,7 +59,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from pypi_witness.ingest.importer import default_workers, import_jsonl
+    from pypi_witness.ingest.importer import DEFAULT_BATCH_SIZE, default_workers, import_jsonl
     from pypi_witness.log import open_log
     from pypi_witness.progress import Progress
 
@@ -79,7 +79,7 @@ def cmd_import(args: argparse.Namespace) -> int:
             result = import_jsonl(
                 log,
                 stream,
-                batch_size=args.batch_size,
+                batch_size=args.batch_size or DEFAULT_BATCH_SIZE,
                 workers=workers,
                 progress=lambda lines, read: progress.update(read, lines, "lines"),
             )
@@ -433,7 +433,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("import", parents=[common, data], help="append BigQuery-shaped JSON Lines records")
     p.add_argument("file", help="a JSON Lines file, or - for standard input")
-    p.add_argument("--batch-size", type=_positive, default=50_000, help="records per write transaction")
+    p.add_argument("--batch-size", type=_positive, help="records per write transaction (default 50,000)")
     p.add_argument(
         "--workers", type=_nonnegative, help="parsing processes (default: one per CPU for inputs over 8 MB, else 0)"
     )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-import importlib.util
 import pickle
 import random
 from pathlib import Path
@@ -23,12 +22,9 @@ from pypi_witness.core.records import (
     record_filename,
 )
 from pypi_witness.errors import RecordError
+from tests.factories import gen_records
 
 ROOT = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location("gen_records", ROOT / "scripts" / "gen_records.py")
-assert _spec is not None and _spec.loader is not None
-gen_records = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(gen_records)
 
 SHA = "942c5a758f98d790eaed1a29cb6eefc7ffb0d1cf7af05c3d2791656dbd6ad1e1"
 B2 = "58cd2187c01e70e6e26505bca751777aa9f2ee0b7f4300988b709f44e013003f"

@@ -32,6 +32,7 @@ from pypi_witness.core.note import Verifier
 from pypi_witness.core.records import format_record, parse_record, record_filename
 from pypi_witness.ingest.bigquery import parse_line
 from pypi_witness.store.lmdb_store import LmdbStore
+from tests.factories import generated_lines
 
 SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
 RECORDS = 100_000
@@ -57,12 +58,7 @@ def cli(*args: object, timeout: float = 120) -> str:
 @pytest.fixture(scope="session")
 def records_file(tmp_path_factory) -> tuple[Path, list[bytes]]:
     """The generated JSON Lines file and the leaf each of its lines becomes, in order."""
-    sys.path.insert(0, str(SCRIPTS))
-    try:
-        from gen_records import generate
-    finally:
-        sys.path.remove(str(SCRIPTS))
-    lines = [json.dumps(row, separators=(",", ":")).encode() + b"\n" for row in generate(RECORDS, seed=11)]
+    lines = generated_lines(RECORDS, seed=11)
     path = tmp_path_factory.mktemp("crash-input") / "records.jsonl"
     path.write_bytes(b"".join(lines))
     leaves = [format_record(parse_line(line, n)) for n, line in enumerate(lines, 1)]
