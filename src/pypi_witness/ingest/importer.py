@@ -22,6 +22,7 @@ import gc
 import multiprocessing
 import os
 import signal
+import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -148,6 +149,24 @@ def _worker_init() -> None:
     gc.disable()
 
 
+@contextlib.contextmanager
+def _children_ignore_sigint() -> Iterator[None]:
+    """Start processes with Ctrl-C ignored from their first instruction.
+
+    A spawned worker runs ``_worker_init`` only after importing this package; a
+    Ctrl-C in between would print its traceback. An ignored signal stays ignored
+    across exec and Python keeps it so, which closes that window.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def default_workers(size_hint: int | None) -> int:
     """Worker processes for an input of ``size_hint`` bytes (None: unknown, e.g. a pipe)."""
     if size_hint is not None and size_hint < PARALLEL_THRESHOLD:
@@ -180,7 +199,9 @@ def _parsed(
         for function, args, read in jobs:
             yield function(*args), read
         return
-    with multiprocessing.get_context("spawn").Pool(workers, initializer=_worker_init) as pool:
+    with _children_ignore_sigint():
+        pool = multiprocessing.get_context("spawn").Pool(workers, initializer=_worker_init)
+    with pool:
         pending: deque = deque()
         for function, args, read in jobs:
             pending.append((pool.apply_async(function, args), read))
