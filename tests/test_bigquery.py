@@ -10,11 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from pypi_witness.core.record_fields import canonical_time, normalize_project
 from pypi_witness.core.records import (
     FileRecord,
-    canonical_time,
     format_record,
-    normalize_project,
     parse_record,
 )
 from pypi_witness.errors import RecordError

@@ -12,7 +12,7 @@ stored by compare-and-swap, so checkpoints never go backwards.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,9 +76,10 @@ class Log:
     def origin(self) -> str:
         return self.verifier.name
 
-    def append(self, records: Sequence[Record]) -> AppendResult:
-        """Append records durably (see store.base for the rules); does not sign."""
-        return self.store.append(records)
+    def append(self, records: Sequence[Record], state: Mapping[str, bytes] | None = None) -> AppendResult:
+        """Append records durably, and ``state`` in the same transaction (see
+        store.base for the rules); does not sign."""
+        return self.store.append(records, state)
 
     def publish(self) -> SignedCheckpoint:
         """Sign and store a checkpoint for the durable size, unless the stored one has it already.

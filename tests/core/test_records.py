@@ -11,13 +11,12 @@ from pathlib import Path
 import pytest
 
 import pypi_witness.core.records as records_module
+from pypi_witness.core.record_fields import canonical_time, normalize_project
 from pypi_witness.core.records import (
     FORMAT,
     FileRecord,
     RecordKind,
-    canonical_time,
     format_record,
-    normalize_project,
     parse_record,
     record_filename,
 )

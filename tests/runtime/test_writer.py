@@ -26,11 +26,11 @@ class GatedStore:
         self.entered = threading.Event()
         self.append_threads: list[int] = []
 
-    def append(self, records):
+    def append(self, records, state=None):
         self.append_threads.append(threading.get_ident())
         self.entered.set()
         assert self.gate.wait(10)
-        return self.inner.append(records)
+        return self.inner.append(records, state)
 
     def __getattr__(self, name):
         return getattr(self.inner, name)

@@ -166,6 +166,26 @@ def test_checkpoint_is_compare_and_swap(store):
     assert store.checkpoint() == b"note at 4"
 
 
+def test_state_advances_with_the_records_in_one_transaction(store):
+    assert store.state("follow.serial") is None
+    store.append([record(0)], {"follow.serial": b"10"})
+    assert store.state("follow.serial") == b"10"
+    store.append([], {"follow.serial": b"11", "audit": b"x"})  # no records: state alone
+    assert (store.size(), store.state("follow.serial"), store.state("audit")) == (1, b"11", b"x")
+    with pytest.raises(RecordError):
+        store.append([record(1), "not a record"], {"follow.serial": b"12"})  # type: ignore[list-item]
+    assert (store.size(), store.state("follow.serial")) == (1, b"11")
+
+
+@pytest.mark.parametrize(
+    "state", [{"": b"x"}, {"k" * 201: b"x"}, {"ké": b"x"}, {"k": "text"}, {"k": b"x" * 65537}, {1: b"x"}]
+)
+def test_bad_state_is_refused_and_nothing_is_written(store, state):
+    with pytest.raises(StoreError, match="state"):
+        store.append([record(0)], state)
+    assert store.size() == 0
+
+
 def test_closed_store_refuses_everything(store):
     store.close()
     for call in (store.size, store.checkpoint, lambda: store.append([record(0)]), lambda: store.lookup("x")):
@@ -193,8 +213,10 @@ def test_lmdb_survives_reopen_and_keeps_appending(tmp_path):
         s.append([record(i) for i in range(300)])
         s.append([record(3, variant="x")])
         s.set_checkpoint(b"cp", 301)
+        s.append([], {"cursor": b"301"})
     with LmdbStore(path) as s:
         assert s.size() == 301
+        assert s.state("cursor") == b"301"
         assert s.checkpoint() == b"cp"
         assert len(s.lookup(record(3).filename)) == 2
         assert len(s.conflicts()) == 1

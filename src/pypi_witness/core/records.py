@@ -32,167 +32,93 @@ Kind ``file`` (a file observed on an index; digests illustrative), 293 bytes::
   ``serial -`` means the index serial is unknown (a backfill).
 - ``time``: the upload time, UTC, ``YYYY-MM-DDTHH:MM:SS.ffffffZ``.
 
-Later kinds (``removal``, ``yank``, ``submission``, ``verdict``) join
-``RecordKind`` with their own field lists; the ``file`` format does not change.
+Kind ``removal`` (the index removed a file, a release or a project)::
+
+    pypi-witness/v1 removal
+    name requests
+    version 2.31.0
+    file requests-2.31.0-py3-none-any.whl
+    time 2023-06-01T08:00:00.000000Z
+    serial 18532512
+
+``file -`` removes the whole release; ``version -`` and ``file -`` the whole
+project. ``time`` is when the index says it happened.
+
+Kind ``yank`` (PEP 592; ``yanked yes``, or ``yanked no`` for an unyank)::
+
+    pypi-witness/v1 yank
+    name requests
+    version 2.31.0
+    yanked yes
+    time 2023-06-01T08:00:00.000000Z
+    serial 18532513
+
+Kind ``alarm``: tampering this witness saw. After ``alarm <what>`` come the
+eight fields of a ``file`` record, as the index stated them, then
+``seen_sha256``, ``seen_blake2b`` and ``seen_size``: what the witness found
+instead, ``-`` where it found nothing of that kind. What: ``resurrect`` (a
+removed file served again), ``late-file`` (a new file on a release older than
+the index allows), ``bad-path`` (the download path's BLAKE2b part is not the
+stated blake2b; ``seen_blake2b`` holds the path's), ``bad-bytes`` (the bytes
+served do not match the stated digests or size). A file served with other
+digests than logged before needs no alarm kind: the second ``file`` record is
+the evidence, and the store records the conflict.
+
+``record_filename`` is the key the log's filename index uses: the file for
+``file``, ``alarm`` and a file ``removal``; ``/release/<name>/<version>`` for a
+release removal and a yank; ``/project/<name>`` for a project removal (``/``
+never occurs in a filename, so these keys cannot collide with one).
+
+Later kinds (``submission``, ``verdict``) join ``RecordKind`` with their own
+field lists; the existing formats do not change.
 """
 
 from __future__ import annotations
 
-import calendar
-import datetime
 import enum
 import re
 from dataclasses import dataclass, fields
 
+from pypi_witness.core.record_fields import (
+    DECIMAL,
+    DOT_NAMES,
+    MAX_INT,
+    bad_char,
+    bad_filename_char,
+    check_count,
+    check_digest,
+    check_text,
+    day_exists,
+    is_canonical_time,
+    is_hex128,
+    is_normalized,
+    is_time,
+    show,
+)
 from pypi_witness.errors import RecordError
 
 FORMAT = "pypi-witness/v1"
 """The format-version word that starts every record this module writes."""
 
 _FORMAT_PREFIX = "pypi-witness/"
-MAX_INT = 2**63 - 1
-"""The largest size or serial a record holds (so int64 readers can take any record)."""
 
 
 class RecordKind(enum.Enum):
     """The kinds of observation a log records; the value is the header word."""
 
     FILE = "file"
+    REMOVAL = "removal"
+    YANK = "yank"
+    ALARM = "alarm"
 
 
-# -- field checks ------------------------------------------------------------
+class AlarmKind(enum.Enum):
+    """What an ``alarm`` record reports (see the module docstring)."""
 
-_NORMALIZED = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*", re.ASCII)
-# PEP 508 names; the same rule PyPI enforces on every project.
-_VALID_NAME = re.compile(r"[a-z0-9](?:[a-z0-9._-]*[a-z0-9])?", re.ASCII | re.IGNORECASE)
-_SEPARATOR_RUN = re.compile(r"[-_.]+")
-_HEX64 = re.compile(r"[0-9a-f]{64}", re.ASCII)
-_DECIMAL = re.compile(r"0|[1-9][0-9]{0,18}", re.ASCII)
-# Controls (C0, DEL, C1), every Unicode White_Space character, zero-width and
-# bidirectional formatting characters, the BOM, and lone surrogates.
-_BAD_CHARS = (
-    "\x00-\x20\x7f-\xa0\u1680\u2000-\u200f\u2028-\u202f\u205f-\u206f"
-    "\u3000\ufeff\ud800-\udfff"
-)
-_BAD_CHAR = re.compile(f"[{_BAD_CHARS}]")
-_BAD_FILENAME_CHAR = re.compile(f"[{_BAD_CHARS}/\\\\]")
-_DOT_NAMES = (".", "..")
-_CANONICAL_TIME = re.compile(
-    r"(?!0000)[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
-    r"T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]\.[0-9]{6}Z",
-    re.ASCII,
-)
-_ANY_TIME = re.compile(
-    r"([0-9]{4})-([0-9]{2})-([0-9]{2})([T ])([0-9]{2}):([0-9]{2}):([0-9]{2})"
-    r"(?:\.([0-9]{1,6}))?(Z| UTC|[+-][0-9]{2}:[0-9]{2})?",
-    re.ASCII,
-)
-
-# Bound methods, looked up once: these run for every record.
-_is_normalized = _NORMALIZED.fullmatch
-_is_time = _CANONICAL_TIME.fullmatch
-_is_hex128 = re.compile(r"[0-9a-f]{128}", re.ASCII).fullmatch
-_bad_char = _BAD_CHAR.search
-_bad_filename_char = _BAD_FILENAME_CHAR.search
-
-
-def _show(value: object) -> str:
-    """A short repr of a refused value, for error messages."""
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
-def normalize_project(name: str) -> str:
-    """Return the PEP 503 normalized form of project ``name``.
-
-    Lowercases and collapses every run of ``-``, ``_`` and ``.`` into one ``-``.
-    Raises ``RecordError`` if ``name`` is not a string or not a valid PEP 508
-    project name (ASCII letters and digits, with ``-_.`` only inside), which
-    PyPI requires of every project.
-    """
-    if type(name) is not str:
-        raise RecordError(f"project name must be a string, not {type(name).__name__}")
-    if _is_normalized(name):
-        return name
-    if not _VALID_NAME.fullmatch(name):
-        raise RecordError(f"project name {_show(name)} is not a valid PEP 508 name")
-    return _SEPARATOR_RUN.sub("-", name).lower()
-
-
-def _day_exists(value: str) -> bool:
-    """Whether the day 29, 30 or 31 of a ``_CANONICAL_TIME`` match is in its month."""
-    return int(value[8:10]) <= calendar.monthrange(int(value[:4]), int(value[5:7]))[1]
-
-
-def _is_canonical_time(value: str) -> bool:
-    """Whether the string ``value`` is a real UTC instant in canonical form."""
-    return _is_time(value) is not None and (value[8:10] <= "28" or _day_exists(value))
-
-
-def canonical_time(value: str) -> str:
-    """Return ``value`` as canonical UTC RFC 3339: ``2023-05-22T15:12:42.313790Z``.
-
-    Accepts the forms PyPI and its BigQuery export use, with 0 to 6 fraction
-    digits (padded to 6): ``...T15:12:42.313790Z``, ``...T15:12:42Z``,
-    ``...T15:12:42`` (no zone: UTC, as in the JSON API's ``upload_time``),
-    ``... 15:12:42.313790 UTC`` (BigQuery), and ``...T15:12:42+00:00`` (any
-    ``±HH:MM`` offset is converted to UTC). Raises ``RecordError`` for anything
-    else, including impossible dates and times, leap seconds and more than six
-    fraction digits.
-    """
-    if type(value) is not str:
-        raise RecordError(f"upload_time must be a string, not {type(value).__name__}")
-    # Fast paths: already canonical, and BigQuery's "YYYY-MM-DD HH:MM:SS.ffffff UTC".
-    if len(value) == 27:
-        if _is_canonical_time(value):
-            return value
-    elif len(value) == 30 and value[10] == " " and value[26:] == " UTC":
-        candidate = f"{value[:10]}T{value[11:26]}Z"
-        if _is_canonical_time(candidate):
-            return candidate
-    match = _ANY_TIME.fullmatch(value)
-    if match is None:
-        raise RecordError(f"upload_time {_show(value)} is not a time PyPI writes")
-    separator, fraction, zone = match[4], match[8] or "", match[9]
-    if (separator == " ") != (zone == " UTC"):
-        raise RecordError(f"upload_time {_show(value)} mixes date/time separator and zone")
-    fields = [int(part) for part in match.group(1, 2, 3, 5, 6, 7)]
-    try:
-        instant = datetime.datetime(*fields, int(fraction.ljust(6, "0")))
-        if zone is not None and zone[0] in "+-":
-            hours, minutes = int(zone[1:3]), int(zone[4:6])
-            if hours > 23 or minutes > 59:
-                raise ValueError("UTC offset out of range")
-            offset = datetime.timedelta(hours=hours, minutes=minutes)
-            instant -= offset if zone[0] == "+" else -offset
-    except (ValueError, OverflowError) as exc:
-        raise RecordError(f"upload_time {_show(value)} is not a valid time: {exc}") from None
-    return instant.isoformat(timespec="microseconds") + "Z"
-
-
-def _check_text(field: str, value: object) -> None:
-    if type(value) is not str:
-        raise RecordError(f"{field} must be a string, not {type(value).__name__}")
-    if not value:
-        raise RecordError(f"{field} is empty")
-    bad = _bad_char(value)
-    if bad is not None:
-        raise RecordError(
-            f"{field} {_show(value)} holds a whitespace, control or invisible "
-            f"character {bad[0]!r} at {bad.start()}"
-        )
-
-
-def _check_digest(field: str, value: object) -> None:
-    if type(value) is not str or not _HEX64.fullmatch(value):
-        raise RecordError(f"{field} must be 64 lowercase hex digits, got {_show(value)}")
-
-
-def _check_count(field: str, value: object) -> None:
-    if type(value) is not int:
-        raise RecordError(f"{field} must be an int, not {type(value).__name__}")
-    if not 0 <= value <= MAX_INT:
-        raise RecordError(f"{field} {value} is out of range 0..2**63-1")
+    RESURRECT = "resurrect"
+    LATE_FILE = "late-file"
+    BAD_PATH = "bad-path"
+    BAD_BYTES = "bad-bytes"
 
 
 # -- kind: file --------------------------------------------------------------
@@ -230,15 +156,15 @@ class FileRecord:
         size: int, upload_time: str, serial: int | None,
     ) -> None:  # fmt: skip
         if not (
-            type(project) is str and _is_normalized(project)
-            and type(version) is str and version and not _bad_char(version)
-            and type(filename) is str and filename and not _bad_filename_char(filename)
-            and filename not in _DOT_NAMES
+            type(project) is str and is_normalized(project)
+            and type(version) is str and version and not bad_char(version)
+            and type(filename) is str and filename and not bad_filename_char(filename)
+            and filename not in DOT_NAMES
             and type(sha256) is str and type(blake2b_256) is str and len(sha256) == 64
-            and _is_hex128(sha256 + blake2b_256)
+            and is_hex128(sha256 + blake2b_256)
             and type(size) is int and 0 <= size <= MAX_INT
-            and type(upload_time) is str and _is_time(upload_time)
-            and (upload_time[8:10] <= "28" or _day_exists(upload_time))
+            and type(upload_time) is str and is_time(upload_time)
+            and (upload_time[8:10] <= "28" or day_exists(upload_time))
             and (serial is None or type(serial) is int and 0 <= serial <= MAX_INT)
         ):  # fmt: skip
             _refuse_file(project, version, filename, sha256, blake2b_256, size, upload_time, serial)
@@ -267,21 +193,21 @@ class FileRecord:
 def _refuse_file(*values: object) -> None:
     """Raise the ``RecordError`` for the first invalid ``FileRecord`` field in ``values``."""
     project, version, filename, sha256, blake2b_256, size, upload_time, serial = values
-    if type(project) is not str or not _is_normalized(project):
-        raise RecordError(f"project {_show(project)} is not a PEP 503 normalized name")
-    _check_text("version", version)
-    _check_text("filename", filename)
-    if _bad_filename_char(filename) or filename in _DOT_NAMES:  # type: ignore[arg-type]
-        raise RecordError(f"filename {_show(filename)} is a path, not a file name")
-    _check_digest("sha256", sha256)
-    _check_digest("blake2b_256", blake2b_256)
-    _check_count("size", size)
-    if type(upload_time) is not str or not _is_canonical_time(upload_time):
+    if type(project) is not str or not is_normalized(project):
+        raise RecordError(f"project {show(project)} is not a PEP 503 normalized name")
+    check_text("version", version)
+    check_text("filename", filename)
+    if bad_filename_char(filename) or filename in DOT_NAMES:  # type: ignore[arg-type]
+        raise RecordError(f"filename {show(filename)} is a path, not a file name")
+    check_digest("sha256", sha256)
+    check_digest("blake2b_256", blake2b_256)
+    check_count("size", size)
+    if type(upload_time) is not str or not is_canonical_time(upload_time):
         raise RecordError(
-            f"upload_time {_show(upload_time)} is not canonical (YYYY-MM-DDTHH:MM:SS.ffffffZ)"
+            f"upload_time {show(upload_time)} is not canonical (YYYY-MM-DDTHH:MM:SS.ffffffZ)"
         )
     if serial is not None:
-        _check_count("serial", serial)
+        check_count("serial", serial)
     raise AssertionError("FileRecord refused but no field is invalid")
 
 
@@ -306,10 +232,10 @@ def _format_file(record: FileRecord) -> bytes:
 
 
 def _parse_count(key: str, text: str) -> int:
-    if not _DECIMAL.fullmatch(text):
+    if not DECIMAL.fullmatch(text):
         raise RecordError(
             f"field {key!r} must be a decimal below 2**63 without leading zeros, "
-            f"got {_show(text)}"
+            f"got {show(text)}"
         )
     return int(text)
 
@@ -321,14 +247,214 @@ def _parse_file(values: list[str]) -> FileRecord:
     return FileRecord(name, version, filename, sha256, blake2b, size_value, time, serial_value)
 
 
+# -- kinds: removal, yank, alarm ------------------------------------------------
+# Rare records (a few per thousand files): plain frozen dataclasses that check
+# themselves in __post_init__, formatted and parsed through the generic path.
+
+_NONE = "-"  # how an absent optional value is written
+
+
+def _check_optional_text(field: str, value: object) -> None:
+    if value is not None:
+        check_text(field, value)
+        if value == _NONE:
+            raise RecordError(f"{field} cannot be {_NONE!r} (that spelling means absent)")
+
+
+def _check_time(field: str, value: object) -> None:
+    if type(value) is not str or not is_canonical_time(value):
+        raise RecordError(f"{field} {show(value)} is not canonical (YYYY-MM-DDTHH:MM:SS.ffffffZ)")
+
+
+def _check_project(value: object) -> None:
+    if type(value) is not str or not is_normalized(value):
+        raise RecordError(f"project {show(value)} is not a PEP 503 normalized name")
+
+
+def _check_filename(value: object) -> None:
+    _check_optional_text("filename", value)
+    if value is not None and (bad_filename_char(value) or value in DOT_NAMES):  # type: ignore[arg-type]
+        raise RecordError(f"filename {show(value)} is a path, not a file name")
+
+
+def _opt(value: object) -> str:
+    return _NONE if value is None else str(value)
+
+
+def _opt_count(key: str, text: str) -> int | None:
+    return None if text == _NONE else _parse_count(key, text)
+
+
+def _opt_text(text: str) -> str | None:
+    return None if text == _NONE else text
+
+
+@dataclass(frozen=True, slots=True)
+class RemovalRecord:
+    """The index removed a file (``filename`` set), a release (``filename`` None)
+    or a whole project (``version`` and ``filename`` None): kind ``removal``.
+
+    RecordError on construction for an invalid field; a filename needs a version.
+    """
+
+    project: str
+    version: str | None
+    filename: str | None
+    time: str
+    serial: int | None
+
+    def __post_init__(self) -> None:
+        _check_project(self.project)
+        _check_optional_text("version", self.version)
+        _check_filename(self.filename)
+        if self.filename is not None and self.version is None:
+            raise RecordError("a file removal names its version")
+        _check_time("time", self.time)
+        if self.serial is not None:
+            check_count("serial", self.serial)
+
+    @property
+    def kind(self) -> RecordKind:
+        return RecordKind.REMOVAL
+
+
+_REMOVAL_KEYS = ("name", "version", "file", "time", "serial")
+
+
+def _format_removal(r: RemovalRecord) -> bytes:
+    return (
+        f"{FORMAT} removal\nname {r.project}\nversion {_opt(r.version)}\nfile {_opt(r.filename)}\n"
+        f"time {r.time}\nserial {_opt(r.serial)}\n"
+    ).encode()
+
+
+def _parse_removal(values: list[str]) -> RemovalRecord:
+    name, version, filename, time, serial = values
+    return RemovalRecord(name, _opt_text(version), _opt_text(filename), time, _opt_count("serial", serial))
+
+
+@dataclass(frozen=True, slots=True)
+class YankRecord:
+    """The index yanked (``yanked`` True) or unyanked a release: kind ``yank``."""
+
+    project: str
+    version: str
+    yanked: bool
+    time: str
+    serial: int | None
+
+    def __post_init__(self) -> None:
+        _check_project(self.project)
+        check_text("version", self.version)
+        if type(self.yanked) is not bool:
+            raise RecordError(f"yanked must be a bool, not {type(self.yanked).__name__}")
+        _check_time("time", self.time)
+        if self.serial is not None:
+            check_count("serial", self.serial)
+
+    @property
+    def kind(self) -> RecordKind:
+        return RecordKind.YANK
+
+
+_YANK_KEYS = ("name", "version", "yanked", "time", "serial")
+_YES_NO = {"yes": True, "no": False}
+
+
+def _format_yank(r: YankRecord) -> bytes:
+    return (
+        f"{FORMAT} yank\nname {r.project}\nversion {r.version}\n"
+        f"yanked {'yes' if r.yanked else 'no'}\ntime {r.time}\nserial {_opt(r.serial)}\n"
+    ).encode()
+
+
+def _parse_yank(values: list[str]) -> YankRecord:
+    name, version, yanked, time, serial = values
+    if yanked not in _YES_NO:
+        raise RecordError(f"field 'yanked' must be yes or no, got {show(yanked)}")
+    return YankRecord(name, version, _YES_NO[yanked], time, _opt_count("serial", serial))
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmRecord:
+    """Tampering seen on the index: kind ``alarm`` (see the module docstring).
+
+    ``file`` holds what the index stated (its serial may be None); ``seen_*`` what
+    the witness found instead, None where it found nothing of that kind.
+    """
+
+    alarm: AlarmKind
+    file: FileRecord
+    seen_sha256: str | None = None
+    seen_blake2b_256: str | None = None
+    seen_size: int | None = None
+
+    def __post_init__(self) -> None:
+        if type(self.alarm) is not AlarmKind:
+            raise RecordError(f"alarm must be an AlarmKind, not {show(self.alarm)}")
+        if type(self.file) is not FileRecord:
+            raise RecordError(f"an alarm holds a FileRecord, not {type(self.file).__name__}")
+        for field, value in (("seen_sha256", self.seen_sha256), ("seen_blake2b_256", self.seen_blake2b_256)):
+            if value is not None:
+                check_digest(field, value)
+        if self.seen_size is not None:
+            check_count("seen_size", self.seen_size)
+
+    @property
+    def kind(self) -> RecordKind:
+        return RecordKind.ALARM
+
+    @property
+    def filename(self) -> str:
+        return self.file.filename
+
+
+_ALARM_KEYS = ("alarm",) + _FILE_KEYS + ("seen_sha256", "seen_blake2b", "seen_size")
+
+
+def _format_alarm(r: AlarmRecord) -> bytes:
+    body = _format_file(r.file)[len(_FILE_HEADER) :].decode()
+    return (
+        f"{FORMAT} alarm\nalarm {r.alarm.value}\n{body}seen_sha256 {_opt(r.seen_sha256)}\n"
+        f"seen_blake2b {_opt(r.seen_blake2b_256)}\nseen_size {_opt(r.seen_size)}\n"
+    ).encode()
+
+
+def _parse_alarm(values: list[str]) -> AlarmRecord:
+    alarm, *file_values, seen_sha256, seen_blake2b, seen_size = values
+    try:
+        kind = AlarmKind(alarm)
+    except ValueError:
+        raise RecordError(f"unknown alarm {show(alarm)}") from None
+    return AlarmRecord(
+        kind, _parse_file(file_values), _opt_text(seen_sha256), _opt_text(seen_blake2b),
+        _opt_count("seen_size", seen_size),
+    )  # fmt: skip
+
+
 # -- dispatch ----------------------------------------------------------------
 
-Record = FileRecord
-"""Any log record: the union of the kinds' classes (only ``FileRecord`` so far)."""
+Record = FileRecord | RemovalRecord | YankRecord | AlarmRecord
+"""Any log record: the union of the kinds' classes."""
 
-_KEYS_BY_KIND = {RecordKind.FILE: _FILE_KEYS}
-_PARSERS = {RecordKind.FILE: _parse_file}
-_FORMATTERS = {FileRecord: _format_file}
+_KEYS_BY_KIND = {
+    RecordKind.FILE: _FILE_KEYS,
+    RecordKind.REMOVAL: _REMOVAL_KEYS,
+    RecordKind.YANK: _YANK_KEYS,
+    RecordKind.ALARM: _ALARM_KEYS,
+}
+_PARSERS = {
+    RecordKind.FILE: _parse_file,
+    RecordKind.REMOVAL: _parse_removal,
+    RecordKind.YANK: _parse_yank,
+    RecordKind.ALARM: _parse_alarm,
+}
+_FORMATTERS = {
+    FileRecord: _format_file,
+    RemovalRecord: _format_removal,
+    YankRecord: _format_yank,
+    AlarmRecord: _format_alarm,
+}
 
 
 def _split_fields(kind: RecordKind, lines: list[str]) -> list[str]:
@@ -344,7 +470,7 @@ def _split_fields(kind: RecordKind, lines: list[str]) -> list[str]:
                 raise RecordError(f"empty line where field {key!r} belongs")
             if found in keys:
                 raise RecordError(f"field {found!r} out of order or repeated; expected {key!r}")
-            raise RecordError(f"unknown field {_show(found)}; expected {key!r}")
+            raise RecordError(f"unknown field {show(found)}; expected {key!r}")
         if not space:
             raise RecordError(f"field {key!r} has no value")
         values.append(value)
@@ -404,17 +530,36 @@ def _parse_slowly(text: str) -> Record:
     version, _space, kind_word = lines[0].partition(" ")
     if version != FORMAT:
         if version.startswith(_FORMAT_PREFIX):
-            raise RecordError(f"unsupported record format version {_show(version)}")
-        raise RecordError(f"not a pypi-witness record: header {_show(lines[0])}")
+            raise RecordError(f"unsupported record format version {show(version)}")
+        raise RecordError(f"not a pypi-witness record: header {show(lines[0])}")
     try:
         kind = RecordKind(kind_word)
     except ValueError:
-        raise RecordError(f"unknown record kind {_show(kind_word)}") from None
+        raise RecordError(f"unknown record kind {show(kind_word)}") from None
     return _PARSERS[kind](_split_fields(kind, lines[1:]))
+
+
+def release_key(project: str, version: str) -> str:
+    """The filename-index key of a release's removal and yank records."""
+    return f"/release/{project}/{version}"
+
+
+def project_key(project: str) -> str:
+    """The filename-index key of a project's removal records."""
+    return f"/project/{project}"
 
 
 def record_filename(record: Record) -> str | None:
     """The index filename ``record`` is about, or None for kinds about no one file."""
-    if type(record) is FileRecord:
-        return record.filename
+    kind = type(record)
+    if kind is FileRecord or kind is AlarmRecord:
+        return record.filename  # type: ignore[union-attr]
+    if kind is RemovalRecord:
+        if record.filename is not None:  # type: ignore[union-attr]
+            return record.filename  # type: ignore[union-attr]
+        if record.version is None:  # type: ignore[union-attr]
+            return project_key(record.project)  # type: ignore[union-attr]
+        return release_key(record.project, record.version)  # type: ignore[union-attr]
+    if kind is YankRecord:
+        return release_key(record.project, record.version)  # type: ignore[union-attr]
     raise RecordError(f"not a log record: {type(record).__name__}")

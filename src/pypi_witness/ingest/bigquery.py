@@ -27,7 +27,8 @@ import orjson
 from collections.abc import Iterator
 from typing import IO
 
-from pypi_witness.core.records import FileRecord, canonical_time, normalize_project
+from pypi_witness.core.record_fields import canonical_time, normalize_project
+from pypi_witness.core.records import FileRecord
 from pypi_witness.errors import RecordError
 
 REQUIRED_FIELDS = (

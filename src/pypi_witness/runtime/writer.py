@@ -18,7 +18,7 @@ lost: ``append`` returns only after its commit.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import trio
@@ -61,7 +61,7 @@ class LogWriter:
         self._log = log
         self._send, self._receive = trio.open_memory_channel[_Job](queue_size)
 
-    async def append(self, records: Sequence[Record]) -> AppendResult:
+    async def append(self, records: Sequence[Record], state: Mapping[str, bytes] | None = None) -> AppendResult:
         """Append ``records`` durably (store.base's append rules) and return what was done.
 
         Waits while the queue is full. Returns after the commit. Raises
@@ -70,8 +70,8 @@ class LogWriter:
         caller is cancelled, a batch still queued is dropped; one already
         being written completes in the writer (durable, but not reported).
         """
-        batch = tuple(records)
-        return await self._submit(lambda: self._log.append(batch))
+        batch, saved = tuple(records), dict(state or {})
+        return await self._submit(lambda: self._log.append(batch, saved))
 
     async def publish(self) -> SignedCheckpoint:
         """Sign a checkpoint for the durable size now (or return the stored one if current).

@@ -24,6 +24,7 @@ from typing import Protocol
 
 from pypi_witness.core.merkle import NodeId
 from pypi_witness.core.records import FileRecord, Record, format_record, parse_record, record_filename
+from pypi_witness.errors import StoreError
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +61,25 @@ def leaves_of(records: Iterable[Record]) -> list[Leaf]:
     return [(format_record(r), record_filename(r)) for r in records]
 
 
+MAX_STATE_KEY = 200
+MAX_STATE_VALUE = 1 << 16
+
+
+def checked_state(state: Mapping[str, bytes] | None) -> dict[str, bytes]:
+    """``state`` as a dict, checked: keys are non-empty ASCII of at most
+    MAX_STATE_KEY characters, values bytes of at most MAX_STATE_VALUE. StoreError otherwise."""
+    if not state:
+        return {}
+    out = {}
+    for key, value in state.items():
+        if type(key) is not str or not key or len(key) > MAX_STATE_KEY or not key.isascii():
+            raise StoreError(f"state key {key!r} must be 1 to {MAX_STATE_KEY} ASCII characters")
+        if type(value) is not bytes or len(value) > MAX_STATE_VALUE:
+            raise StoreError(f"state value for {key!r} must be bytes of at most {MAX_STATE_VALUE}")
+        out[key] = value
+    return out
+
+
 class LogStore(Protocol):
     """The contract every store implements (see the module docstring)."""
 
@@ -67,12 +87,19 @@ class LogStore(Protocol):
         """The number of leaves durably stored."""
         ...
 
-    def append(self, records: Sequence[Record]) -> AppendResult:
+    def append(self, records: Sequence[Record], state: Mapping[str, bytes] | None = None) -> AppendResult:
         """Append ``records`` atomically (all or nothing) under the append rules.
 
-        Raises RecordError for a record that cannot be formatted and StoreError
-        if the store cannot write; either way nothing changed.
+        ``state`` entries (e.g. a follower's cursor) are stored in the same
+        transaction, so they advance exactly with the records they produced
+        (an empty ``records`` just stores them). Raises RecordError for a record
+        that cannot be formatted and StoreError if the store cannot write;
+        either way nothing changed.
         """
+        ...
+
+    def state(self, key: str) -> bytes | None:
+        """The value last stored under ``key`` by an append, or None."""
         ...
 
     @staticmethod
@@ -85,7 +112,7 @@ class LogStore(Protocol):
         """
         ...
 
-    def append_prepared(self, items: Sequence[object]) -> AppendResult:
+    def append_prepared(self, items: Sequence[object], state: Mapping[str, bytes] | None = None) -> AppendResult:
         """Like ``append``, for the results of ``prepare_leaf``."""
         ...
 

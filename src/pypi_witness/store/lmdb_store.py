@@ -14,7 +14,8 @@ Layout (named databases):
                handful, and those are checked)
 ``conflicts``  8-byte index -> 8-byte earlier index || filename (UTF-8)
 ``meta``       ``layout`` -> ``LAYOUT`` (this docstring's version); ``checkpoint``
-               -> signed note; ``checkpoint_size`` -> 8 bytes
+               -> signed note; ``checkpoint_size`` -> 8 bytes; ``state:<key>`` ->
+               the value an append stored under ``key`` (e.g. a follower's cursor)
 
 The log's size is the number of leaves; everything an append writes goes in
 one write transaction, so a crash leaves a consistent prefix. LMDB facts this
@@ -29,7 +30,7 @@ import hashlib
 import math
 import struct
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import lmdb
@@ -37,7 +38,7 @@ import lmdb
 from pypi_witness.core.merkle import NodeId, extend_frontier, frontier_ids, leaf_hash, root_from_frontier
 from pypi_witness.core.records import Record, parse_record, record_filename
 from pypi_witness.errors import ConflictError, OutOfRangeError, RecordError, StoreError
-from pypi_witness.store.base import AppendResult, Conflict, leaves_of, plan_append
+from pypi_witness.store.base import AppendResult, Conflict, checked_state, leaves_of, plan_append
 from pypi_witness.store.leaf_codec import pack_leaf, unpack_leaf
 
 # 127 hashes = 4,064 bytes: with LMDB's 16-byte page header a full tile fills
@@ -287,12 +288,17 @@ class LmdbStore:
             self._frontier_size = size
         return list(self._frontier)
 
-    def append(self, records: Sequence[Record]) -> AppendResult:
-        return self.append_prepared([prepare_leaf(leaf, filename) for leaf, filename in leaves_of(records)])
+    def append(self, records: Sequence[Record], state: Mapping[str, bytes] | None = None) -> AppendResult:
+        return self.append_prepared([prepare_leaf(leaf, filename) for leaf, filename in leaves_of(records)], state)
+
+    def state(self, key: str) -> bytes | None:
+        with self._read() as txn:
+            return txn.get(b"state:" + key.encode("ascii", "replace"), None, self._meta)
 
     prepare_leaf = staticmethod(prepare_leaf)
 
-    def append_prepared(self, items: Sequence[Prepared]) -> AppendResult:
+    def append_prepared(self, items: Sequence[Prepared], state: Mapping[str, bytes] | None = None) -> AppendResult:
+        state = checked_state(state)
         # The batch's named leaves in name-index order (stable: equal names keep
         # batch order): looking them up, and later inserting them, in that order
         # walks the index forward instead of jumping to a random page each time.
@@ -332,6 +338,8 @@ class LmdbStore:
                 nodes: list[tuple[int, int, bytes]] = []
                 new_size = extend_frontier(frontier, old_size, [items[p][1] for p, _ in accepted], nodes)
                 self._put_tiles(txn, nodes)
+                for key, value in state.items():
+                    txn.put(b"state:" + key.encode(), value, db=self._meta)
         except lmdb.Error as e:
             raise StoreError(f"append failed, nothing was written: {e}") from None
         self._frontier, self._frontier_size = frontier, new_size

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from pypi_witness.core.merkle import MemoryHashes, NodeId, leaf_hash
 from pypi_witness.core.records import Record
 from pypi_witness.errors import ConflictError, OutOfRangeError, ProofError, StoreError
-from pypi_witness.store.base import AppendResult, Conflict, Leaf, leaves_of, plan_append
+from pypi_witness.store.base import AppendResult, Conflict, Leaf, checked_state, leaves_of, plan_append
 
 
 class MemoryStore:
@@ -19,6 +19,7 @@ class MemoryStore:
         self._by_filename: dict[str, list[int]] = {}
         self._conflicts: list[Conflict] = []
         self._checkpoint: tuple[bytes, int] | None = None
+        self._state: dict[str, bytes] = {}
         self._closed = False
 
     def _open(self) -> None:
@@ -29,15 +30,20 @@ class MemoryStore:
         self._open()
         return len(self._leaves)
 
-    def append(self, records: Sequence[Record]) -> AppendResult:
-        return self.append_prepared(leaves_of(records))
+    def append(self, records: Sequence[Record], state: Mapping[str, bytes] | None = None) -> AppendResult:
+        return self.append_prepared(leaves_of(records), state)
+
+    def state(self, key: str) -> bytes | None:
+        self._open()
+        return self._state.get(key)
 
     @staticmethod
     def prepare_leaf(leaf: bytes, filename: str | None) -> Leaf:
         return (leaf, filename)
 
-    def append_prepared(self, items: Sequence[Leaf]) -> AppendResult:
+    def append_prepared(self, items: Sequence[Leaf], state: Mapping[str, bytes] | None = None) -> AppendResult:
         self._open()
+        state = checked_state(state)
         old_size = len(self._leaves)
         logged = {i: found for i, (_, f) in enumerate(items) if f is not None and (found := self.lookup(f))}
         accepted, duplicates = plan_append([f for _, f in items], lambda i: items[i][0], old_size, logged)
@@ -52,6 +58,7 @@ class MemoryStore:
                 if conflicts_with is not None:
                     conflicts.append(Conflict(filename, index, conflicts_with))
         self._conflicts.extend(conflicts)
+        self._state.update(state)
         return AppendResult(old_size, len(self._leaves), self._tree.root(), duplicates, tuple(conflicts))
 
     def read_hashes(self, ids: Sequence[NodeId]) -> list[bytes]:
