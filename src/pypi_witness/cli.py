@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import functools
 import json
 import os
 import sys
@@ -229,6 +230,37 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from pypi_witness.runtime.serve import serve_main
 
     return serve_main(args.config)
+
+
+# --- follow ---------------------------------------------------------------------
+
+
+def cmd_follow(args: argparse.Namespace) -> int:
+    import dataclasses
+    import logging
+
+    import trio
+
+    from pypi_witness.config import IndexConfig, check_index_url, load_config
+    from pypi_witness.runtime.follow import TAMPERING, follow
+
+    settings = load_config(args.config).index if args.config else IndexConfig()
+    settings = dataclasses.replace(settings, url=check_index_url("--index", args.index))
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    status = trio.run(functools.partial(follow, args.data, settings, once=args.once, progress=sys.stderr.isatty()))
+    tampering = sum(n for kind, n in status.alarms.items() if kind in TAMPERING)
+    alarms = ", ".join(f"{kind} {n}" for kind, n in sorted(status.alarms.items())) or "none"
+    _emit(
+        args,
+        f"followed {settings.url} to serial {status.serial} (head {status.head_serial}): "
+        f"{status.records} records appended, {status.requests} requests; alarms: {alarms}",
+        {
+            "index": settings.url, "serial": status.serial, "head_serial": status.head_serial,
+            "records": status.records, "requests": status.requests, "alarms": dict(status.alarms),
+        },
+    )  # fmt: skip
+    return EXIT_UNVERIFIED if tampering else EXIT_OK
 
 
 # --- query ----------------------------------------------------------------------
@@ -457,6 +489,12 @@ def build_parser() -> argparse.ArgumentParser:
     r = psub.add_parser("consistency", parents=[common, data], help="prove tree OLD is a prefix of tree NEW")
     r.add_argument("old", type=_nonnegative)
     r.add_argument("new", type=_nonnegative)
+
+    p = sub.add_parser("follow", parents=[common, data], help="follow a package index into the log")
+    p.add_argument("--index", required=True, metavar="URL", help="the index, e.g. https://pypi.org")
+    p.add_argument("--once", action="store_true", help="catch up and audit once, then stop")
+    p.add_argument("--config", type=Path, metavar="FILE", help="take the other [index] settings from this file")
+    p.set_defaults(func=cmd_follow)
 
     p = sub.add_parser("serve", help="run a node: serve the log over gRPC")
     p.add_argument("--config", type=Path, required=True, metavar="FILE", help="the node's TOML configuration")

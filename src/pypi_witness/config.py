@@ -27,7 +27,21 @@ Keys (README-ready)::
     writer_queue          = 8        # write batches waiting for the log's one writer
     stop_grace_seconds    = 5.0      # on SIGINT/SIGTERM, time in-flight calls get before they are cancelled
 
-    [index]      # the package index to follow: no keys yet
+    [index]      # the package index to follow; without a url the node follows none
+    url                  = ""      # e.g. "https://pypi.org" (XML-RPC at /pypi, JSON API at /pypi/<p>/<v>/json)
+    poll_seconds         = 60.0    # time between polls of the changelog
+    concurrency          = 8       # requests to the index at once
+    requests_per_second  = 20.0    # request starts per second at most (0: no limit); a 429 pauses all
+    batch_rows           = 2000    # changelog rows logged per transaction (with the cursor)
+    timeout_seconds      = 30.0    # the longest one request may take, body included
+    max_body_bytes       = 16777216  # a larger answer is refused (alarm bad-response)
+    max_attempts         = 5       # tries per request before it is reported and skipped
+    backoff_max_seconds  = 300.0   # the longest wait between tries (exponential, jittered)
+    start_serial         = 0       # the changelog serial to start from when the log has no cursor
+    audit_releases       = 20      # releases the log holds that each poll fetches again
+    sample_rate          = 0.0     # share of new files downloaded and hashed (0 to 1)
+    late_file_days       = 14      # a file added this long after its release is reported (0: off)
+    stale_grace_seconds  = 3600.0  # a release 404s this long after its announcement: vanished, not stale
     [[peers]]    # peer witnesses, one table each: no keys yet
     [policy]     # the quorum policy clients and gossip use: no keys yet
     [privacy]    # no keys yet. This node never writes a client's IP address to disk or to
@@ -44,6 +58,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import tomllib
+import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -99,7 +114,34 @@ class LimitsConfig:
 
 @dataclass(frozen=True, slots=True)
 class IndexConfig:
-    """[index]: the package index to follow (no keys yet)."""
+    """[index]: the package index to follow (see the module docstring; url "" follows none)."""
+
+    url: str = ""
+    # 60 s: PyPI adds ~12,000 files a day, a few a minute; a minute's delay is fine for a witness.
+    poll_seconds: float = 60.0
+    # 8: enough to hide each request's latency; PyPI's CDN serves the JSON API.
+    concurrency: int = 8
+    # 20/s: gentle on PyPI; its XML-RPC allows 3,600 calls an hour, and the changelog
+    # takes one call per 50,000 rows, the JSON API one per release.
+    requests_per_second: float = 20.0
+    # 2,000 rows per transaction: a few MB of records, one fsync a batch.
+    batch_rows: int = 2000
+    timeout_seconds: float = 30.0
+    # 16 MiB: PyPI's largest release JSON is well under 1 MiB.
+    max_body_bytes: int = 16 << 20
+    max_attempts: int = 5
+    backoff_max_seconds: float = 300.0
+    # 0: the whole changelog. A log backfilled by `import` starts at the export's serial.
+    start_serial: int = 0
+    # 20 releases a poll: ~29,000 a day at 60 s polls, each audit one request.
+    audit_releases: int = 20
+    # 0: download nothing; 0.01 hashes 1 % of new files (chosen secretly).
+    sample_rate: float = 0.0
+    # PyPI's rule since 2026: a release older than 14 days accepts no new files. 0: off.
+    late_file_days: int = 14
+    # 1 h: far beyond PyPI's CDN cache lifetimes, short enough that a hidden release
+    # cannot hold the witness back for long.
+    stale_grace_seconds: float = 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,6 +268,46 @@ _LIMIT_CHECKS: dict[str, Callable[[str, object], Any]] = {
 assert set(_LIMIT_CHECKS) == {f.name for f in fields(LimitsConfig)}
 
 
+def check_index_url(key: str, value: object) -> str:
+    url = _string(key, value)
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname or parsed.query or parsed.fragment:
+        raise ConfigError(f"{key}: must be an http:// or https:// URL of an index, e.g. https://pypi.org, got {url!r}")
+    return url.rstrip("/")
+
+
+def _fraction(key: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise ConfigError(f"{key}: must be a number from 0 to 1, got {value!r}")
+    return float(value)
+
+
+def _positive_seconds(key: str, value: object) -> float:
+    seconds = _seconds(key, value)
+    if seconds <= 0:
+        raise ConfigError(f"{key}: must be more than 0 seconds, got {value!r}")
+    return seconds
+
+
+_INDEX_CHECKS: dict[str, Callable[[str, object], Any]] = {
+    "url": check_index_url,
+    "poll_seconds": _positive_seconds,
+    "concurrency": _integer(1, 256),
+    "requests_per_second": _seconds,  # 0: no limit
+    "batch_rows": _integer(1, 50_000),
+    "timeout_seconds": _positive_seconds,
+    "max_body_bytes": _integer(1 << 16, 1 << 30),
+    "max_attempts": _integer(1, 100),
+    "backoff_max_seconds": _positive_seconds,
+    "start_serial": _integer(0, 2**63 - 1),
+    "audit_releases": _integer(0, 10_000),
+    "sample_rate": _fraction,
+    "late_file_days": _integer(0, 36_500),
+    "stale_grace_seconds": _seconds,
+}
+assert set(_INDEX_CHECKS) == {f.name for f in fields(IndexConfig)}
+
+
 def parse_config(data: Mapping[str, Any], base: Path) -> Config:
     """A Config from parsed TOML ``data``, relative paths taken from ``base``.
 
@@ -242,14 +324,15 @@ def parse_config(data: Mapping[str, Any], base: Path) -> Config:
     )
     node = NodeConfig(**{"data_dir": base / DEFAULT_DATA_DIR, **node_table})
     limits = LimitsConfig(**_read_table("limits", _table("limits", data.get("limits", {})), _LIMIT_CHECKS))
-    for name in ("index", "policy", "privacy"):
+    index = IndexConfig(**_read_table("index", _table("index", data.get("index", {})), _INDEX_CHECKS))
+    for name in ("policy", "privacy"):
         _read_table(name, _table(name, data.get(name, {})), {})
     peers = data.get("peers", [])
     if not isinstance(peers, list):
         raise ConfigError(f"peers: must be an array of tables ([[peers]]), got {peers!r}")
     for i, peer in enumerate(peers):
         _read_table(f"peers[{i}]", _table(f"peers[{i}]", peer), {})
-    return Config(node, limits, IndexConfig(), tuple(PeerConfig() for _ in peers), PolicyConfig(), PrivacyConfig())
+    return Config(node, limits, index, tuple(PeerConfig() for _ in peers), PolicyConfig(), PrivacyConfig())
 
 
 def load_config(path: Path) -> Config:

@@ -67,5 +67,18 @@ class OverloadedError(WitnessError):
     """A node or one of its queues is at capacity; the same request may succeed later."""
 
 
+class RateLimitedError(OverloadedError):
+    """The other side asked us to slow down; ``retry_after`` seconds, if it said."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class IndexResponseError(MalformedError):
+    """A package index answered with something PyPI's APIs never send (bad JSON,
+    wrong content type, a body too large, a digest of the wrong length...)."""
+
+
 class UnavailableError(WitnessError):
     """A node cannot answer now: unreachable, stopping, or failed inside; another node may answer."""

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pypi_witness.config import DEFAULT_LISTEN, Config, LimitsConfig, PeerConfig, load_config
+from pypi_witness.config import DEFAULT_LISTEN, Config, IndexConfig, LimitsConfig, PeerConfig, load_config
 from pypi_witness.errors import ConfigError
 
 
@@ -54,6 +54,10 @@ def test_every_key(tmp_path):
             stop_grace_seconds = 1.5
 
             [index]
+            url = "http://127.0.0.1:8080/mirror/"
+            poll_seconds = 5
+            sample_rate = 0.25
+            late_file_days = 0
             [policy]
             [privacy]
             [[peers]]
@@ -67,6 +71,7 @@ def test_every_key(tmp_path):
     assert config.node.log_key_path == Path("/etc/pypi-witness/log.key")
     assert config.limits == LimitsConfig(3, 64, 1 << 20, 250, 300, 4, 2, 1.5)
     assert config.peers == (PeerConfig(), PeerConfig())
+    assert config.index == IndexConfig(url="http://127.0.0.1:8080/mirror", poll_seconds=5.0, sample_rate=0.25, late_file_days=0)
 
 
 def test_whole_seconds_are_accepted(tmp_path):
@@ -99,7 +104,13 @@ def test_whole_seconds_are_accepted(tmp_path):
         ("[node]\ndata_dir = 5", "node.data_dir: must be a non-empty string, got 5"),
         ("[node]\nlog_key = ''", "node.log_key: must be a non-empty string"),
         ("[node]\ncolour = 'blue'", "node.colour: unknown key (known keys: data_dir, listen, origin, log_key)"),
-        ("[index]\nurl = 'https://pypi.org'", "index.url: unknown key (this version reads no keys here)"),
+        ("[index]\nurl = 'ftp://pypi.org'", "index.url: must be an http:// or https:// URL"),
+        ("[index]\nurl = 'https://pypi.org/?x=1'", "index.url: must be an http:// or https:// URL"),
+        ("[index]\nsample_rate = 1.5", "index.sample_rate: must be a number from 0 to 1"),
+        ("[index]\npoll_seconds = 0", "index.poll_seconds: must be more than 0 seconds"),
+        ("[index]\nconcurrency = 0", "index.concurrency: must be an integer from 1 to 256"),
+        ("[index]\nbatch_rows = 50001", "index.batch_rows: must be an integer from 1 to 50000"),
+        ("[index]\nmirror = 1", "index.mirror: unknown key (known keys: url, "),
         ("[policy]\nquorum = 2", "policy.quorum: unknown key"),
         ("[privacy]\nlog_client_ips = true", "privacy.log_client_ips: unknown key"),
         ("[[peers]]\nurl = 'x'", "peers[0].url: unknown key"),

@@ -1,9 +1,10 @@
 """``run_node``: one nursery owning everything a node runs.
 
-For now a node runs: the log's one writer (runtime.writer), the gRPC server
-(LogService, standard health checking, server reflection) and a task keeping
-the health status current. Later work adds the index follower and gossip to
-the same nursery; ``sources`` is where tasks that append to the log plug in.
+A node runs: the log's one writer (runtime.writer), the gRPC server
+(LogService, standard health checking, server reflection), a task keeping
+the health status current and, when ``[index]`` names a URL, the index
+follower (ingest.follower). ``sources`` is where other tasks that append to the
+log plug in.
 
 Stopping (``run_node`` cancelled), in this order within the one nursery:
 health turns NOT_SERVING and the server accepts no new calls; calls in flight
@@ -31,6 +32,8 @@ from pypi_witness.log import STORE_DIR, Log, init_log, open_log
 from pypi_witness.rpc.bridge import ServerBridge
 from pypi_witness.rpc.log_service import SERVICE_NAME as LOG_SERVICE_NAME
 from pypi_witness.rpc.log_service import LogServicer
+from pypi_witness.ingest.follower import Follower
+from pypi_witness.runtime.follow import LogSink
 from pypi_witness.runtime.writer import LogWriter
 
 logger = logging.getLogger("pypi_witness.runtime")
@@ -161,6 +164,9 @@ async def run_node(
             _set_health(health_servicer, True)
             address = await nursery.start(serve_grpc, config, log, health_servicer)
             nursery.start_soon(_watch_health, log, health_servicer)
+            if config.index.url:
+                follower = Follower(config.index, LogSink(log, writer))
+                await nursery.start(follower.run)
             for source in sources:
                 nursery.start_soon(source, writer)
             logger.info("serving log %s (size %d) on %s", log.origin, signed.checkpoint.size, address)
