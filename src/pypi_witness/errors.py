@@ -28,6 +28,19 @@ class ConfigError(MalformedError):
     """A configuration file or value that is refused; the message names the key."""
 
 
+class PolicyError(MalformedError):
+    """A C2SP tlog-policy file or Policy that breaks a rule of the format.
+
+    ``line`` is the 1-based line number the problem is on, or None when the
+    problem is not on one line (no quorum line, a Policy built in code).
+    """
+
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(f"line {line}: {message}" if line is not None else message)
+        self.line = line
+        self.problem = message
+
+
 class VerificationError(WitnessError):
     """Well-formed input whose cryptographic check failed (a bad signature, a bad proof)."""
 
