@@ -53,6 +53,18 @@ class SignatureError(VerificationError):
     """A note with no valid signature from a required key, or a failing known signer."""
 
 
+class QuorumError(VerificationError):
+    """A checkpoint whose valid cosignatures do not satisfy the policy's quorum.
+
+    ``result`` is the :class:`pypi_witness.core.quorum.QuorumResult` that says
+    which witnesses verified, which failed and which are missing.
+    """
+
+    def __init__(self, message: str, result: object) -> None:
+        super().__init__(message)
+        self.result = result
+
+
 class OutOfRangeError(WitnessError):
     """An index or size past the end of the log (or old size greater than new size)."""
 
