@@ -24,6 +24,10 @@ class RecordError(MalformedError):
     """A log record that is not well formed, or a field that cannot go into one."""
 
 
+class BundleError(MalformedError):
+    """A C2SP tlog-proof bundle that is not well formed; the message names the line."""
+
+
 class ConfigError(MalformedError):
     """A configuration file or value that is refused; the message names the key."""
 

@@ -38,6 +38,24 @@ def flat_policy_text(n: int, k: int | str, names: Sequence[str] | None = None) -
     return "\n".join(lines) + "\n"
 
 
+# The c2sp.org/tlog-policy example policy, with real keys in place of <vkey>.
+SPEC_EXAMPLE = f"""log {log_vkey()}
+
+witness X1 {witness_vkey(1)}
+witness X2 {witness_vkey(2)}
+witness X3 {witness_vkey(3)}
+group X-witnesses 2 X1 X2 X3
+
+witness Y1 {witness_vkey(4)}
+witness Y2 {witness_vkey(5)}
+witness Y3 {witness_vkey(6)}
+group Y-witnesses any Y1 Y2 Y3
+
+group X-and-Y all X-witnesses Y-witnesses
+quorum X-and-Y
+"""
+
+
 def cosigned_note(
     checkpoint: Checkpoint, witnesses: Sequence[int], timestamp: int = TIMESTAMP, log: Signer | None = None
 ) -> bytes:

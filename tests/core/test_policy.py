@@ -14,24 +14,15 @@ from pypi_witness.core.policy import (
     parse_policy,
 )
 from pypi_witness.errors import MalformedError, PolicyError
-from tests.core.policy_fixtures import ORIGIN, flat_policy_text, log_signer, log_vkey, witness_signer, witness_vkey
-
-# The spec's example policy, with real keys in place of <vkey>.
-SPEC_EXAMPLE = f"""log {log_vkey()}
-
-witness X1 {witness_vkey(1)}
-witness X2 {witness_vkey(2)}
-witness X3 {witness_vkey(3)}
-group X-witnesses 2 X1 X2 X3
-
-witness Y1 {witness_vkey(4)}
-witness Y2 {witness_vkey(5)}
-witness Y3 {witness_vkey(6)}
-group Y-witnesses any Y1 Y2 Y3
-
-group X-and-Y all X-witnesses Y-witnesses
-quorum X-and-Y
-"""
+from tests.core.policy_fixtures import (
+    ORIGIN,
+    SPEC_EXAMPLE,
+    flat_policy_text,
+    log_signer,
+    log_vkey,
+    witness_signer,
+    witness_vkey,
+)
 
 
 def parse(text: str) -> Policy:
@@ -121,7 +112,9 @@ def test_numeric_threshold_may_have_leading_zeros() -> None:
 
 def test_names_are_opaque_octets() -> None:
     kelvin = "\u212a"
-    policy = parse(f"witness K {witness_vkey(1)}\nwitness {kelvin} {witness_vkey(2)}\ngroup g all K {kelvin}\nquorum g\n")
+    policy = parse(
+        f"witness K {witness_vkey(1)}\nwitness {kelvin} {witness_vkey(2)}\ngroup g all K {kelvin}\nquorum g\n"
+    )
     assert [w.name for w in policy.witnesses] == ["K", kelvin]
     # A non-breaking space is an opaque octet pair, not whitespace.
     nbsp = parse(f"witness a\u00a0b {witness_vkey(1)}\nquorum a\u00a0b\n")
@@ -169,7 +162,10 @@ def test_format_writes_urls_and_none() -> None:
 def test_policy_built_in_code_equals_parsed_one() -> None:
     built = Policy(
         logs=(PolicyLog(log_signer().verifier()),),
-        witnesses=(PolicyWitness("W1", witness_signer(1).verifier()), PolicyWitness("W2", witness_signer(2).verifier())),
+        witnesses=(
+            PolicyWitness("W1", witness_signer(1).verifier()),
+            PolicyWitness("W2", witness_signer(2).verifier()),
+        ),
         groups=(PolicyGroup("g", 2, ("W1", "W2")),),
         quorum="g",
     )
@@ -203,7 +199,7 @@ def test_log_field_count() -> None:
 
 
 def test_witness_field_count() -> None:
-    refused(f"witness W1\nquorum none\n", 1, "'witness' takes")
+    refused("witness W1\nquorum none\n", 1, "'witness' takes")
     refused(f"witness W1 {witness_vkey(1)} https://a/ b\nquorum none\n", 1, "got 4 fields")
 
 
@@ -319,7 +315,10 @@ def test_threshold_words(word: str) -> None:
 
 
 def test_nested_groups_parse() -> None:
-    policy = parse(flat_policy_text(3, 2).replace("quorum g\n", "") + f"witness V {witness_vkey(9)}\ngroup top all g V\nquorum top\n")
+    policy = parse(
+        flat_policy_text(3, 2).replace("quorum g\n", "")
+        + f"witness V {witness_vkey(9)}\ngroup top all g V\nquorum top\n"
+    )
     assert policy.group_by_name["top"].members == ("g", "V")
     assert policy.quorum_witnesses() == ("W0", "W1", "W2", "V")
 

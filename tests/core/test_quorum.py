@@ -18,6 +18,7 @@ from pypi_witness.core.quorum import (
 from pypi_witness.errors import NoteError, QuorumError, SignatureError
 from tests.core.policy_fixtures import (
     ORIGIN,
+    SPEC_EXAMPLE,
     TIMESTAMP,
     cosigned_note,
     flat_policy_text,
@@ -26,7 +27,6 @@ from tests.core.policy_fixtures import (
     witness_signer,
     witness_vkey,
 )
-from tests.core.test_policy import SPEC_EXAMPLE
 
 CHECKPOINT = Checkpoint(ORIGIN, 12, bytes(range(32)))
 OTHER = Checkpoint(ORIGIN, 12, bytes(range(1, 33)))
@@ -244,8 +244,7 @@ def test_extra_logs_serve_a_policy_without_logs() -> None:
 def test_two_logs_with_the_same_origin_either_may_sign() -> None:
     second = log_signer(ORIGIN, n=5)
     policy = parse_policy(
-        f"log {log_vkey()}\nlog {second.verifier().vkey()}\n"
-        f"witness W0 {witness_vkey(0)}\nquorum W0\n".encode()
+        f"log {log_vkey()}\nlog {second.verifier().vkey()}\nwitness W0 {witness_vkey(0)}\nquorum W0\n".encode()
     )
     result = check_checkpoint(policy, cosigned_note(CHECKPOINT, [0], log=second))
     assert result.log.verifier == second.verifier() and result.quorum.satisfied

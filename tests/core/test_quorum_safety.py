@@ -20,8 +20,7 @@ from pypi_witness.core.quorum import (
     warnings,
 )
 from pypi_witness.errors import MalformedError, PolicyError
-from tests.core.policy_fixtures import flat_policy_text, witness_vkey
-from tests.core.test_policy import SPEC_EXAMPLE
+from tests.core.policy_fixtures import SPEC_EXAMPLE, flat_policy_text, witness_vkey
 
 KEYS = [Signer.from_seed(f"k{i}.example", bytes([200 + i]) * 32, ALG_COSIGNATURE_V1).verifier() for i in range(8)]
 

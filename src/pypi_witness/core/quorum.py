@@ -159,9 +159,7 @@ def evaluate(
     )
 
 
-def check_cosignatures(
-    policy: Policy, checkpoint: Checkpoint, signatures: Sequence[NoteSignature]
-) -> QuorumResult:
+def check_cosignatures(policy: Policy, checkpoint: Checkpoint, signatures: Sequence[NoteSignature]) -> QuorumResult:
     """Verify each policy witness's cosignature lines among ``signatures`` and evaluate the quorum.
 
     A witness whose (key name, key id) appears on a line is *verified* if one

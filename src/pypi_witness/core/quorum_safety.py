@@ -196,10 +196,11 @@ def warnings(policy: Policy, faults: int) -> list[str]:
     """
     _check_faults(faults)
     if policy.quorum is None:
-        return [
+        reason = (
             "quorum none: a checkpoint needs no cosignature, so the log alone can show "
             "different checkpoints to different clients and nothing will catch it"
-        ]
+        )
+        return [reason]
     out: list[str] = []
     overlap, s1, s2 = _quorum_overlap(policy, None)
     if overlap <= faults:
@@ -212,9 +213,7 @@ def warnings(policy: Policy, faults: int) -> list[str]:
             f"This policy tolerates {overlap - 1} faulty witness{'es' if overlap - 1 != 1 else ''}; "
             f"every two quorums must share at least {faults + 1} witnesses (for a k-of-n group, 2k > n + f)"
         )
-    tree = _tree(policy)
-    assert tree is not None
-    block, silent = _blocking(tree)
+    block, silent = _blocking(_tree(policy))  # type: ignore[arg-type]  # quorum is not none here
     if block <= faults:
         out.append(
             f"{block} witness{'es' if block != 1 else ''} refusing to cosign ({_names(silent)}) "
