@@ -24,8 +24,25 @@ class RecordError(MalformedError):
     """A log record that is not well formed, or a field that cannot go into one."""
 
 
+class BundleError(MalformedError):
+    """A C2SP tlog-proof bundle that is not well formed; the message names the line."""
+
+
 class ConfigError(MalformedError):
     """A configuration file or value that is refused; the message names the key."""
+
+
+class PolicyError(MalformedError):
+    """A C2SP tlog-policy file or Policy that breaks a rule of the format.
+
+    ``line`` is the 1-based line number the problem is on, or None when the
+    problem is not on one line (no quorum line, a Policy built in code).
+    """
+
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(f"line {line}: {message}" if line is not None else message)
+        self.line = line
+        self.problem = message
 
 
 class VerificationError(WitnessError):
@@ -38,6 +55,18 @@ class ProofError(VerificationError):
 
 class SignatureError(VerificationError):
     """A note with no valid signature from a required key, or a failing known signer."""
+
+
+class QuorumError(VerificationError):
+    """A checkpoint whose valid cosignatures do not satisfy the policy's quorum.
+
+    ``result`` is the :class:`pypi_witness.core.quorum.QuorumResult` that says
+    which witnesses verified, which failed and which are missing.
+    """
+
+    def __init__(self, message: str, result: object) -> None:
+        super().__init__(message)
+        self.result = result
 
 
 class OutOfRangeError(WitnessError):
