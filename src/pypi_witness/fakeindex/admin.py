@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
@@ -43,6 +44,14 @@ _OPS = {
     "yank_release": ("project", "version"),
     "unyank_release": ("project", "version"),
 }
+
+
+def allowed(address: str) -> bool:
+    """Whether a client address may use the admin routes: loopback addresses only."""
+    try:
+        return ipaddress.ip_address(address.removeprefix("::ffff:")).is_loopback
+    except ValueError:
+        return False
 
 
 def _error(status: int, message: str) -> tuple[int, bytes]:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 MIN_SIZE = 1024
 MAX_SIZE = 64 * 1024
+_BLOCK = 4096  # pseudo-random bytes, repeated to the size: cheap to make, unique per file
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,10 +48,11 @@ def generated_size(content_seed: int, filename: str, variant: str) -> int:
 
 
 def generated_content(content_seed: int, filename: str, variant: str) -> bytes:
-    """The bytes of ``filename`` in ``variant``: a readable first line, then pseudo-random bytes."""
+    """The bytes of ``filename`` in ``variant``: a readable first line, then a repeated pseudo-random block."""
     size = generated_size(content_seed, filename, variant)
     head = f"fake {filename} variant {variant}\n".encode()[:size]
-    return head + hashlib.shake_256(_key(content_seed, filename, variant)).digest(size - len(head))
+    block = hashlib.shake_256(_key(content_seed, filename, variant)).digest(min(size, _BLOCK))
+    return head + (block * (size // len(block) + 1))[: size - len(head)]
 
 
 def blob_path(blake2b_256: str, filename: str) -> str:

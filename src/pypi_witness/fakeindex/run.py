@@ -11,8 +11,8 @@ from pypi_witness.fakeindex.server import DEFAULT_CHANGELOG_CAP, FakeIndexServer
 from pypi_witness.fakeindex.state import Index
 
 
-class _Terminated(Exception):
-    pass
+class _Terminated(BaseException):  # noqa: N818 - like KeyboardInterrupt, socketserver's `except Exception` must not swallow it
+    """SIGTERM arrived."""
 
 
 def _terminate(signum: int, frame: Any) -> None:

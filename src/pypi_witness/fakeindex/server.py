@@ -10,8 +10,8 @@ cached per (route, project, serial, client profile).
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import math
+import socket
 import sys
 import threading
 import time
@@ -31,6 +31,7 @@ DEFAULT_CHANGELOG_CAP = 50_000  # rows per changelog_since_serial call, as on Py
 CACHE_ENTRIES = 8192  # rendered bodies kept
 MAX_REQUEST_BODY = 16 * 1024 * 1024
 IDLE_TIMEOUT = 60.0  # seconds a keep-alive connection may sit idle
+POLL_INTERVAL = 0.05  # seconds between checks for close(); bounds how long close() waits
 
 
 class FakeIndexServer:
@@ -65,7 +66,6 @@ class FakeIndexServer:
         self._rate: dict[str, tuple[float, int]] = {}  # client address -> (window start, count)
         self._cache: OrderedDict[tuple, bytes | None] = OrderedDict()
         self._thread: threading.Thread | None = None
-        self._serving = False
 
     # --- attack switches -------------------------------------------------------
 
@@ -103,9 +103,8 @@ class FakeIndexServer:
 
     def profile_for(self, address: str, user_agent: str | None) -> str | None:
         """The profile key for a request: its ``ua:`` key, else its address key, else None (default)."""
-        ua = f"ua:{user_agent}" if user_agent is not None else None
-        if ua in self._attacks:
-            return ua
+        if user_agent is not None and f"ua:{user_agent}" in self._attacks:
+            return f"ua:{user_agent}"
         return address if address in self._attacks else None
 
     # --- lifecycle --------------------------------------------------------------
@@ -113,15 +112,15 @@ class FakeIndexServer:
     def start(self) -> FakeIndexServer:
         """Serve from a daemon thread; returns self."""
         if self._thread is None:
-            self._serving = True
-            self._thread = threading.Thread(target=self._httpd.serve_forever, name="fake-index", daemon=True)
+            self._thread = threading.Thread(
+                target=self._httpd.serve_forever, args=(POLL_INTERVAL,), name="fake-index", daemon=True
+            )
             self._thread.start()
         return self
 
     def serve_forever(self) -> None:
         """Serve in this thread until ``close()`` (from another thread) or an exception such as Ctrl-C."""
-        self._serving = True
-        self._httpd.serve_forever()
+        self._httpd.serve_forever(POLL_INTERVAL)
 
     def close(self) -> None:
         """Stop serving (idempotent) and save the index to ``state_dir`` if there is one."""
@@ -227,6 +226,10 @@ class _Handler(BaseHTTPRequestHandler):
     timeout = IDLE_TIMEOUT
     server: _HTTPServer
 
+    def setup(self) -> None:
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def log_message(self, format: str, *args: Any) -> None:  # quiet
         pass
 
@@ -244,9 +247,9 @@ class _Handler(BaseHTTPRequestHandler):
         path = unquote(url.path)
         address = self.client_address[0]
         if path.startswith("/_admin/"):
-            if not ipaddress.ip_address(address).is_loopback:
+            if not admin.allowed(address):
                 return self._send(403, b"admin is loopback only\n", "text/plain")
-            status, body = admin.handle(fake, method, path, self._body() if method == "POST" else b"")
+            status, body = admin.handle(fake, method, self.path, self._body() if method == "POST" else b"")
             return self._send(status, body, "application/json")
         key = fake.profile_for(address, self.headers.get("User-Agent"))
         attacks = fake.attacks(key) if key is not None else fake.attacks()
@@ -305,8 +308,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _wants_json(self, query: str) -> bool:
         fmt = parse_qs(query).get("format", [None])[0]
-        if fmt is not None:
-            return fmt in (render.SIMPLE_JSON, "application/vnd.pypi.simple.latest+json")
+        if fmt is not None:  # an unescaped "+" arrives as a space
+            return fmt.replace(" ", "+") in (render.SIMPLE_JSON, "application/vnd.pypi.simple.latest+json")
         best_json = best_html = -1.0
         for item in (self.headers.get("Accept") or "text/html").split(","):
             kind, _, params = item.strip().partition(";")
@@ -384,8 +387,13 @@ class _Handler(BaseHTTPRequestHandler):
         if mode in ("short_body", "drip", "huge"):
             self.send_header("Connection", "close")
             self.close_connection = True
-        self.end_headers()
         try:
+            if mode not in ("drip", "huge"):
+                # Headers and body in one write: no Nagle / delayed-ACK stall on keep-alive connections.
+                self._headers_buffer.append(b"\r\n" + body)
+                self.flush_headers()
+                return
+            self.end_headers()
             if mode == "drip":
                 self._drip(body, attacks)
             elif mode == "huge":
@@ -395,8 +403,6 @@ class _Handler(BaseHTTPRequestHandler):
                 while left > 0 and not self.server.fake.stopping.is_set():
                     self.wfile.write(pad[: min(left, len(pad))])
                     left -= len(pad)
-            else:
-                self.wfile.write(body)
         except (ConnectionError, TimeoutError):
             self.close_connection = True
 
