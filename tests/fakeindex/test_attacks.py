@@ -14,7 +14,14 @@ import pytest
 from pypi_witness.errors import MalformedError
 from pypi_witness.fakeindex import admin as admin_routes
 from pypi_witness.fakeindex.state import LATE_FILE_SECONDS
-from tests.fakeindex.support import admin, changelog, get_json, request, simple_json, xmlrpc_call
+from tests.fakeindex.support import (
+    admin,
+    changelog,
+    get_json,
+    request,
+    simple_json,
+    xmlrpc_call,
+)
 
 
 def a_file(server, index):
@@ -119,6 +126,17 @@ def test_stale_answers_show_an_older_serial_then_catch_up(server, index, clock):
     assert xmlrpc_call(server.url, "changelog_last_serial") == serial
 
 
+def test_stale_until_switched_off_hides_projects_created_since(server, index):
+    serial = index.add_file("Brand-New", "1.0", "brand_new-1.0.tar.gz")
+    server.set_attacks(stale_lag=4, stale_count=-1)  # create, add Owner, new release, add file
+    for _ in range(3):
+        assert request(server.url, "/pypi/Brand-New/json").status == 404
+        assert request(server.url, "/simple/brand-new/").status == 404
+        assert int(request(server.url, "/simple/").headers["X-PyPI-Last-Serial"]) == serial - 4
+    server.set_attacks(stale_count=0)
+    assert get_json(server.url, "/pypi/Brand-New/json").json()["last_serial"] == serial
+
+
 def test_rate_limiting_answers_429_with_retry_after_per_client(server, index):
     server.set_attacks(rate_limit=3, rate_window=60)
     for _ in range(3):
@@ -146,7 +164,7 @@ def test_split_view_answers_by_source_address_and_user_agent(server, index):
 
 
 def test_split_view_switches_can_be_set_from_outside(server, index):
-    name, version, before = a_file(server, index)
+    _, _, before = a_file(server, index)
     r = admin(server.url, "attack", {"client": "127.0.0.3", "corrupt": [before["filename"]]})
     assert r.status == 200 and r.json()["corrupt"] == [before["filename"]]
     got = request(server.url, "/_admin/attack?client=127.0.0.3").json()

@@ -85,6 +85,7 @@ def test_a_busy_port_is_a_one_line_error(tmp_path):
     with FakeIndexServer() as busy:
         proc = subprocess.run(
             [sys.executable, "-m", "pypi_witness.cli", "fake-index", "--port", str(busy.port)],
+            check=False,
             capture_output=True,
             timeout=60,
         )
@@ -96,7 +97,8 @@ def test_an_unreadable_state_is_a_one_line_error(tmp_path):
     (tmp_path / "index.json").write_text("garbage")
     proc = subprocess.run(
         [sys.executable, "-m", "pypi_witness.cli", "fake-index", "--state", str(tmp_path)],
-        capture_output=True,
+        check=False,
+            capture_output=True,
         timeout=60,
     )
     assert proc.returncode == 1 and "unreadable fake index state" in proc.stderr.decode()
@@ -118,5 +120,6 @@ def test_an_in_process_server_saves_its_state_for_the_next(tmp_path, clock):
 
 @pytest.mark.parametrize("args", [["--port", "-1"], ["--populate", "many"], ["--changelog-cap", "0"]])
 def test_bad_arguments_exit_2(args):
-    proc = subprocess.run([sys.executable, "-m", "pypi_witness.cli", "fake-index", *args], capture_output=True, timeout=60)
+    proc = subprocess.run([sys.executable, "-m", "pypi_witness.cli", "fake-index", *args], check=False,
+            capture_output=True, timeout=60)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr.decode()

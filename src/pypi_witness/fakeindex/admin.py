@@ -128,7 +128,7 @@ def _mutate(fake: FakeIndexServer, request: dict[str, Any]) -> int:
     if op == "yank_release":
         args["reason"] = request.pop("reason", "")
     if request:
-        raise MalformedError(f"{op} takes no field {sorted(request)[0]!r}")
+        raise MalformedError(f"{op} takes no field {min(request)!r}")
     serial = getattr(fake.index, op)(**args)
     if fake.state_dir is not None:
         fake.index.save(fake.state_dir)

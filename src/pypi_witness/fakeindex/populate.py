@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 START = 1_640_995_200  # 2022-01-01T00:00:00Z: generated history starts here (or after the last row)
 
-_WORDS = (
+_WORDS = (  # noqa: SIM905 - a word list reads better as text
     "fast json async http client tools toolkit data frame stream parse lint test mock yaml toml cache "
     "queue task graph image audio video crypto hash auth oauth token sql orm db redis kafka grpc proto "
     "cloud aws azure gcp docker build deploy config env log trace metric plot chart geo time date text "
@@ -96,7 +96,7 @@ def _next_version(rng: random.Random, last: tuple[int, int, int] | None) -> tupl
 
 
 class _Plan:
-    __slots__ = ("name", "dist", "left", "last", "versions", "requires")
+    __slots__ = ("dist", "last", "left", "name", "requires", "versions")
 
     def __init__(self, name: str, releases: int, requires: str) -> None:
         self.name = name

@@ -11,8 +11,9 @@ from pypi_witness.fakeindex.server import DEFAULT_CHANGELOG_CAP, FakeIndexServer
 from pypi_witness.fakeindex.state import Index
 
 
-class _Terminated(BaseException):  # noqa: N818 - like KeyboardInterrupt, socketserver's `except Exception` must not swallow it
-    """SIGTERM arrived."""
+class _Terminated(BaseException):
+    """SIGTERM arrived. A BaseException, like KeyboardInterrupt, so that socketserver's
+    per-request ``except Exception`` cannot swallow it when it lands mid-request."""
 
 
 def _terminate(signum: int, frame: Any) -> None:

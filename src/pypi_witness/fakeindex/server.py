@@ -18,7 +18,7 @@ import time
 from collections import OrderedDict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from pypi_witness.fakeindex import admin, render, xmlrpc
@@ -109,7 +109,7 @@ class FakeIndexServer:
 
     # --- lifecycle --------------------------------------------------------------
 
-    def start(self) -> FakeIndexServer:
+    def start(self) -> Self:
         """Serve from a daemon thread; returns self."""
         if self._thread is None:
             self._thread = threading.Thread(
@@ -133,7 +133,7 @@ class FakeIndexServer:
         if self.state_dir is not None:
             self.index.save(self.state_dir)
 
-    def __enter__(self) -> FakeIndexServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -28,7 +28,13 @@ import orjson
 
 from pypi_witness.errors import ConflictError, MalformedError, NotFoundError
 from pypi_witness.fakeindex import content as _content
-from pypi_witness.fakeindex.names import check_project, check_version, file_kind, normalize, version_key
+from pypi_witness.fakeindex.names import (
+    check_project,
+    check_version,
+    file_kind,
+    normalize,
+    version_key,
+)
 
 STATE_FILE = "index.json"
 STATE_FORMAT = "pypi-witness-fakeindex/1"

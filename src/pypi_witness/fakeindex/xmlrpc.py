@@ -29,7 +29,7 @@ def respond(index: Index, body: bytes, cap: int) -> bytes:
     """The XML-RPC response body (a result or a fault) for a request body; never raises."""
     try:
         params, method = xmlrpc.client.loads(body, use_builtin_types=True)
-    except Exception:  # expat, ResponseError, ValueError...: all mean the same to the caller
+    except Exception:  # noqa: BLE001 - expat, ResponseError, ValueError...: all mean the same to the caller
         return _fault(PARSE_ERROR, "parse error. not well formed")
     if method is None:
         return _fault(PARSE_ERROR, "parse error. not well formed")
