@@ -412,6 +412,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(args.data)
 
 
+# --- fake-index -----------------------------------------------------------------
+
+
+def cmd_fake_index(args: argparse.Namespace) -> int:
+    from pypi_witness.fakeindex.run import serve_fake_index
+
+    return serve_fake_index(host=args.host, port=args.port, state_dir=args.state, populate=args.populate,
+                            seed=args.seed, changelog_cap=args.changelog_cap)  # fmt: skip
+
+
 # --- parsing --------------------------------------------------------------------
 
 
@@ -521,6 +531,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="build a log from the bundled sample, serve it, and verify it as a client")
     p.add_argument("--data", type=Path, metavar="DIR", help="where to keep the demo log (default: a temporary directory)")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("fake-index", help="serve a fake PyPI (XML-RPC, JSON, Simple, files) for tests and demos")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=_nonnegative, default=0, help="port to listen on (default: any free port)")
+    p.add_argument("--state", type=Path, metavar="DIR", help="keep the index here across restarts")
+    p.add_argument("--populate", type=_nonnegative, metavar="N", help="generate N projects when the index is new")
+    p.add_argument("--seed", type=int, default=0, help="seed for --populate (default 0)")
+    p.add_argument("--changelog-cap", type=_positive, default=50_000, help="rows per changelog call (default 50,000)")
+    p.set_defaults(func=cmd_fake_index)
     return parser
 
 
