@@ -224,9 +224,10 @@ class Follower:
                 rows = await self._call(self.client.changelog_since, cursor)
                 if not rows:
                     break
+                removals = _Removals(rows)
                 for first in range(0, len(rows), self.settings.batch_rows):
                     batch = rows[first : first + self.settings.batch_rows]
-                    done = await self._batch(batch, rows[first:])
+                    done = await self._batch(batch, removals)
                     if done < len(batch):
                         if done:
                             cursor = batch[done - 1].serial
@@ -267,8 +268,9 @@ class Follower:
                     raise
                 await trio.sleep(self._backoff(attempt))
 
-    async def _release(self, project: str, version: str, serial: int) -> _Fetched | _Failed:
-        """The release as of changelog ``serial`` or later, retrying stale and 404 answers.
+    async def _release(self, project: str, version: str, serial: int, retry_404: bool) -> _Fetched | _Failed:
+        """The release as of changelog ``serial`` or later, retrying stale answers
+        (and 404s if ``retry_404``: the release may be too new for a cache).
 
         ``fresh`` is False if every try was stale (older than ``serial``); a 404
         after every try is a fresh "no such release".
@@ -279,43 +281,50 @@ class Follower:
                 view = await self._call(self.client.release, project, version)
             except (UnavailableError, IndexResponseError) as e:
                 return _Failed(str(e))
-            if view is not None and view.last_serial >= serial:
+            if view is not None and view.last_serial >= serial or view is None and not retry_404:
                 return _Fetched(view, True)
             if attempt + 1 < self.settings.max_attempts:
                 await trio.sleep(self._backoff(attempt))
         return _Fetched(view, view is None)
 
-    async def _fetch_all(self, wanted: Mapping[tuple[str, str], int]) -> dict[tuple[str, str], _Fetched | _Failed]:
+    async def _fetch_all(
+        self, wanted: Mapping[tuple[str, str], tuple[int, bool]]
+    ) -> dict[tuple[str, str], _Fetched | _Failed]:
+        """Fetch releases at once: (project, version) -> (serial, retry_404)."""
         results: dict[tuple[str, str], _Fetched | _Failed] = {}
 
-        async def one(key: tuple[str, str], serial: int) -> None:
-            results[key] = await self._release(key[0], key[1], serial)
+        async def one(key: tuple[str, str], serial: int, retry_404: bool) -> None:
+            results[key] = await self._release(key[0], key[1], serial, retry_404)
 
         async with trio.open_nursery() as nursery:
-            for key, serial in wanted.items():
-                nursery.start_soon(one, key, serial)
+            for key, (serial, retry_404) in wanted.items():
+                nursery.start_soon(one, key, serial, retry_404)
         return results
 
     # -- one batch ----------------------------------------------------------------
 
-    async def _batch(self, batch: list[ChangelogRow], rest_of_page: list[ChangelogRow]) -> int:
+    async def _batch(self, batch: list[ChangelogRow], removals: _Removals) -> int:
         """Log ``batch``; return how many of its rows were done (all unless stale)."""
-        wanted: dict[tuple[str, str], int] = {}
+        wanted: dict[tuple[str, str], tuple[int, bool]] = {}
+        recent = time.time() - self.settings.stale_grace_seconds
         for row in batch:
             if row.action is Action.ADD_FILE:
                 key = (row.project, row.version or "")
-                wanted[key] = max(wanted.get(key, 0), row.serial)
+                serial, retry_404 = wanted.get(key, (0, False))
+                # A 404 is worth waiting out only for a recent row whose file is not removed later.
+                retry_404 = retry_404 or (row.timestamp > recent and not removals.later(row))
+                wanted[key] = (max(serial, row.serial), retry_404)
         fetched = await self._fetch_all(wanted)
         work = _Work(self, await self.sink.read(lambda store: store.size()))
         done = 0
-        for position, row in enumerate(batch):
+        for row in batch:
             if row.action is Action.ADD_FILE:
                 result = fetched[(row.project, row.version or "")]
-                if self._lagging(row, result, rest_of_page[position + 1 :]):
+                if self._lagging(row, result, removals):
                     self._alarm("stale", f"{row.project} {row.version}", f"the JSON API lags changelog serial {row.serial}")
                     break
             try:
-                await work.row(row, fetched.get((row.project, row.version or "")), rest_of_page[position + 1 :])
+                await work.row(row, fetched.get((row.project, row.version or "")), removals)
             except RecordError as e:
                 self._alarm("bad-response", f"{row.project} {row.version}", f"serial {row.serial} cannot be logged: {e}")
             done += 1
@@ -327,7 +336,7 @@ class Follower:
             await work.commit(state)
         return done
 
-    def _lagging(self, row: ChangelogRow, result: _Fetched | _Failed, later: Sequence[ChangelogRow]) -> bool:
+    def _lagging(self, row: ChangelogRow, result: _Fetched | _Failed, removals: _Removals) -> bool:
         """Whether the file ``row`` announces must wait for a fresher answer.
 
         A stale answer still tells a listed file's digests (a filename's content
@@ -341,7 +350,7 @@ class Follower:
             return False
         if result.view is not None and row.filename in result.view.files:
             return False
-        if _removed_later(row, later):
+        if removals.later(row):
             return False
         if result.view is not None:
             return not result.fresh
@@ -355,18 +364,21 @@ class Follower:
             return
         if position >= size:
             position = 0
-        seen: dict[tuple[str, str], str] = {}
-        end = position
-        while end < size and len(seen) < releases:
-            leaves = await self.sink.read(lambda store, s=end: store.leaves(s, min(s + 256, size)))
+        # Sweep on from the cursor, wrapping round at most once.
+        seen: dict[tuple[str, str], None] = {}
+        end, scanned = position, 0
+        while scanned < size and len(seen) < releases:
+            stop = min(end + 256, size, end + size - scanned)
+            leaves = await self.sink.read(lambda store, a=end, b=stop: store.leaves(a, b))
             for leaf in leaves:
-                end += 1
+                end, scanned = end + 1, scanned + 1
                 if leaf.startswith(b"pypi-witness/v1 file\n"):
-                    project, version = _project_version(leaf)
-                    seen.setdefault((project, version), project)
+                    seen.setdefault(_project_version(leaf), None)
                     if len(seen) >= releases:
                         break
-        fetched = await self._fetch_all({key: 0 for key in seen})
+            if end >= size:
+                end = 0
+        fetched = await self._fetch_all({key: (0, False) for key in seen})
         work = _Work(self, size)
         for result in fetched.values():
             if isinstance(result, _Fetched) and result.view is not None:
@@ -381,18 +393,27 @@ def _project_version(leaf: bytes) -> tuple[str, str]:
     return lines[1][5:].decode(), lines[2][8:].decode()
 
 
-def _removed_later(row: ChangelogRow, later: Sequence[ChangelogRow]) -> bool:
-    """Whether a later row removes ``row``'s file, release or project."""
-    for other in later:
-        if other.project != row.project:
-            continue
-        if other.action is Action.REMOVE_PROJECT:
-            return True
-        if other.version == row.version and (
-            other.action is Action.REMOVE_RELEASE or (other.action is Action.REMOVE_FILE and other.filename == row.filename)
-        ):
-            return True
-    return False
+class _Removals:
+    """The last serial at which a page of changelog rows removes each file,
+    release and project, to tell whether a row's file is removed later."""
+
+    def __init__(self, rows: Sequence[ChangelogRow]) -> None:
+        self._last: dict[tuple[str, str | None, str | None], int] = {}
+        for row in rows:
+            if row.action is Action.REMOVE_PROJECT:
+                self._last[(row.project, None, None)] = row.serial
+            elif row.action is Action.REMOVE_RELEASE:
+                self._last[(row.project, row.version, None)] = row.serial
+            elif row.action is Action.REMOVE_FILE:
+                self._last[(row.project, row.version, row.filename)] = row.serial
+
+    def later(self, row: ChangelogRow) -> bool:
+        """Whether a row after ``row`` removes its file, its release or its project."""
+        get = self._last.get
+        return any(
+            get(key, -1) > row.serial
+            for key in ((row.project, None, None), (row.project, row.version, None), (row.project, row.version, row.filename))
+        )
 
 
 class _Work:
@@ -419,7 +440,7 @@ class _Work:
             self._history.setdefault(key, []).append((self._size + len(self.records), format_record(record)))
         self.records.append(record)
 
-    async def row(self, row: ChangelogRow, result: _Fetched | _Failed | None, later: Sequence[ChangelogRow]) -> None:
+    async def row(self, row: ChangelogRow, result: _Fetched | _Failed | None, removals: _Removals) -> None:
         project = normalize_project(row.project)
         time_text = _time_of(row.timestamp)
         if row.action is Action.ADD_FILE:
@@ -430,7 +451,7 @@ class _Work:
             assert result is not None and row.filename is not None
             facts = result.view.files.get(row.filename) if result.view is not None else None
             if facts is None:
-                if not _removed_later(row, later):
+                if not removals.later(row):
                     self.f._alarm("vanished", row.filename, f"announced at serial {row.serial} but not served")
                 return
             await self.file(project, row.version or "", facts, row.serial, result.view.files.values(), announced=True)  # type: ignore[union-attr]
