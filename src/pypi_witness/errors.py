@@ -40,6 +40,10 @@ class SignatureError(VerificationError):
     """A note with no valid signature from a required key, or a failing known signer."""
 
 
+class EvidenceError(VerificationError):
+    """Well-formed, correctly signed evidence that does not prove the log equivocated."""
+
+
 class OutOfRangeError(WitnessError):
     """An index or size past the end of the log (or old size greater than new size)."""
 
