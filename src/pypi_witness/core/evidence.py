@@ -185,12 +185,23 @@ def _check_prefix(old: Checkpoint, new: Checkpoint, proof: Sequence[bytes]) -> N
         raise EvidenceError(f"the checkpoints of sizes {old.size} and {new.size} are consistent")
 
 
-def _canonical_note(data: bytes, verifier: Verifier) -> tuple[bytes, Checkpoint]:
-    """The note reduced to its verified log signature line, and its checkpoint."""
-    signed = open_checkpoint(data, verifier)
+def log_signature_only(data: bytes, verifier: Verifier) -> bytes:
+    """The signed note ``data`` reduced to its first signature line from ``verifier``'s key.
+
+    Checks no signature (callers verify first, e.g. with open_checkpoint).
+    Raises NoteError if the note is malformed or has no line from that key.
+    """
     note = parse_note(data)
     mine = [s for s in note.signatures if (s.name, s.key_id) == (verifier.name, verifier.key_id)]
-    return format_note(Note(note.text, (mine[0],))), signed.checkpoint
+    if not mine:
+        raise NoteError(f"note has no signature line from {verifier.name} ({verifier.key_id.hex()})")
+    return format_note(Note(note.text, (mine[0],)))
+
+
+def _canonical_note(data: bytes, verifier: Verifier) -> tuple[bytes, Checkpoint]:
+    """The verified note reduced to its log signature line, and its checkpoint."""
+    signed = open_checkpoint(data, verifier)
+    return log_signature_only(data, verifier), signed.checkpoint
 
 
 def same_size_evidence(a: bytes, b: bytes, verifier: Verifier) -> Evidence:
