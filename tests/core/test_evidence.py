@@ -19,7 +19,13 @@ from pypi_witness.core.evidence import (
     verify_evidence,
 )
 from pypi_witness.core.note import ALG_COSIGNATURE_V1, Signer
-from pypi_witness.errors import EvidenceError, MalformedError, ProofError, SignatureError, VerificationError
+from pypi_witness.errors import (
+    EvidenceError,
+    MalformedError,
+    ProofError,
+    SignatureError,
+    VerificationError,
+)
 
 ORIGIN = "example.org/log"
 LOG = Signer.from_seed(ORIGIN, b"\x01" * 32)

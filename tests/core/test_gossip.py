@@ -7,7 +7,13 @@ from collections import deque
 
 import pytest
 
-from pypi_witness.core.evidence import PREFIX, SAME_SIZE, verify_evidence
+from pypi_witness.core.checkpoint import open_checkpoint
+from pypi_witness.core.evidence import (
+    PREFIX,
+    SAME_SIZE,
+    parse_evidence,
+    verify_evidence,
+)
 from pypi_witness.core.gossip import (
     Alarm,
     GossipConfig,
@@ -26,7 +32,6 @@ from pypi_witness.core.gossip_messages import (
     ProofResponse,
 )
 from pypi_witness.core.note import ALG_COSIGNATURE_V1, Signer
-from pypi_witness.core.checkpoint import open_checkpoint
 from pypi_witness.errors import ConfigError, MalformedError
 from pypi_witness.sim.logs import ForkingLog, SimLog
 
@@ -39,12 +44,20 @@ class Shuttle:
     def __init__(self, log, names=("m1", "m2"), config: GossipConfig | None = None, drop=None) -> None:
         self.log = log
         self.config = config or GossipConfig(interval=1.0, jitter=0.0, stale_peer_rounds=0, stale_origin_rounds=0)
-        self.witness_keys = {n: Signer.from_seed(n, bytes([i + 9]) * 32, ALG_COSIGNATURE_V1) for i, n in enumerate(names)}
+        self.witness_keys = {
+            n: Signer.from_seed(n, bytes([i + 9]) * 32, ALG_COSIGNATURE_V1) for i, n in enumerate(names)
+        }
         cosigners = [k.verifier() for k in self.witness_keys.values()]
         self.machines = {
             n: GossipMachine(
-                n, names, {ORIGIN: OriginInfo(log.verifier, ORIGIN)}, self.config, random.Random(i), 0.0,
-                cosigner=self.witness_keys[n], cosigners=cosigners,
+                n,
+                names,
+                {ORIGIN: OriginInfo(log.verifier, ORIGIN)},
+                self.config,
+                random.Random(i),
+                0.0,
+                cosigner=self.witness_keys[n],
+                cosigners=cosigners,
             )
             for i, n in enumerate(names)
         }
@@ -67,7 +80,9 @@ class Shuttle:
                 reply = self.log.answer(src, effect.message)
                 queue.extend((src, e) for e in self.machines[src].receive(ORIGIN, reply, self.now))
             else:
-                queue.extend((effect.peer, e) for e in self.machines[effect.peer].receive(src, effect.message, self.now))
+                queue.extend(
+                    (effect.peer, e) for e in self.machines[effect.peer].receive(src, effect.message, self.now)
+                )
 
     def push_head(self, name: str) -> None:
         """The log shows ``name`` its current head."""
@@ -99,7 +114,9 @@ def test_heads_spread_and_growth_is_accepted_only_with_a_proof() -> None:
     s.round()
     assert size_of(s.machines["m2"].head(ORIGIN)) == 5
     # The head m2 holds carries m1's and m2's cosignatures, both verifiable.
-    signed = open_checkpoint(s.machines["m2"].head(ORIGIN), log.verifier, [k.verifier() for k in s.witness_keys.values()])
+    signed = open_checkpoint(
+        s.machines["m2"].head(ORIGIN), log.verifier, [k.verifier() for k in s.witness_keys.values()]
+    )
     assert {c.name for c in signed.cosignatures} == {"m1", "m2"}
     log.grow(7)
     s.push_head("m1")
@@ -259,8 +276,10 @@ def test_invalid_evidence_is_dropped_without_an_ack() -> None:
     other = SimLog(ORIGIN, b"\x07" * 32).verifier  # right name, other key: signatures fail
     m4 = GossipMachine("m4", ["m1"], {ORIGIN: OriginInfo(other)}, s.config, random.Random(4), 0.0)
     assert m4.receive("m1", EvidencePush(text), 0.0) == [] and not m4.refuses_to_cosign(ORIGIN)
-    m5 = GossipMachine("m5", ["m1"], {}, s.config, random.Random(5), 0.0)
-    assert m5.receive("m1", EvidencePush(text), 0.0) == []
+    # An origin not followed here: acknowledged (so the sender stops), but neither held nor spread.
+    m5 = GossipMachine("m5", ["m1", "m6"], {}, s.config, random.Random(5), 0.0)
+    assert m5.receive("m1", EvidencePush(text), 0.0) == [Send("m1", EvidenceAck(parse_evidence(text).id()))]
+    assert not m5.evidence()
 
 
 # ---------------------------------------------------------------- staleness, own log, restart
@@ -319,8 +338,16 @@ def test_restore_brings_back_heads_and_evidence() -> None:
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"interval": 0}, {"jitter": -1}, {"fanout": 0}, {"evidence_fanout": 0}, {"proof_attempts": 0},
-     {"stale_peer_rounds": -1}, {"notes_per_origin": 1.5}, {"fanout": True}],
+    [
+        {"interval": 0},
+        {"jitter": -1},
+        {"fanout": 0},
+        {"evidence_fanout": 0},
+        {"proof_attempts": 0},
+        {"stale_peer_rounds": -1},
+        {"notes_per_origin": 1.5},
+        {"fanout": True},
+    ],
 )
 def test_bad_config_is_refused(kwargs) -> None:
     with pytest.raises(ConfigError):

@@ -39,8 +39,17 @@ def test_every_honest_node_holds_evidence_within_the_bar(evidence_fanout) -> Non
 
 def test_loss_reordering_and_replayed_heads_raise_no_alarm() -> None:
     for seed in (1, 2):
-        sim, result = run(nodes=100, seed=seed, fork=False, honest_logs=2, loss=0.2, replayers=10,
-                          latency_min=0.01, latency_max=1.5, max_rounds=30)
+        sim, result = run(
+            nodes=100,
+            seed=seed,
+            fork=False,
+            honest_logs=2,
+            loss=0.2,
+            replayers=10,
+            latency_min=0.01,
+            latency_max=1.5,
+            max_rounds=30,
+        )
         assert result.false_equivocation_alarms == 0 and result.bad_proof_alarms == 0
         assert result.lost > 0 and sim.net.stats.delivered > 0
         assert not any(m.evidence() for m in sim.machines.values())
@@ -56,7 +65,7 @@ def test_detection_despite_loss_colluders_and_replayers() -> None:
 
 
 def test_a_partition_hides_the_fork_until_it_heals() -> None:
-    sim, result = run(nodes=60, seed=4, partition_groups=2, partition_rounds=25, split_by_partition=True)
+    _, result = run(nodes=60, seed=4, partition_groups=2, partition_rounds=25, split_by_partition=True)
     assert result.all_detected
     assert result.first_exposure is not None and result.first_exposure >= 25
     assert min(result.detection.values()) >= 25
@@ -84,8 +93,14 @@ def test_network_partitions_loss_and_reordering() -> None:
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"nodes": 1}, {"colluders": 100}, {"partition_groups": 1}, {"split_by_partition": True}, {"loss": 1.0},
-     {"latency_min": 2.0, "latency_max": 1.0}],
+    [
+        {"nodes": 1},
+        {"colluders": 100},
+        {"partition_groups": 1},
+        {"split_by_partition": True},
+        {"loss": 1.0},
+        {"latency_min": 2.0, "latency_max": 1.0},
+    ],
 )
 def test_bad_simulation_configs_are_refused(kwargs) -> None:
     with pytest.raises(ConfigError):

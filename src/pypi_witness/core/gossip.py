@@ -32,9 +32,11 @@ Evidence is persisted, raises ``Alarm("equivocation")``, marks the origin
 (``refuses_to_cosign``), and is pushed at once to ``evidence_fanout`` peers
 (all peers when None), then piggybacked first on every exchange and re-sent
 each round to those not yet acknowledging (``EvidenceAck``). Evidence received
-is verified once; it is always acknowledged, even when already held or when
-its origin is already proven (then it is not stored again: one proof per
-origin suffices). Malformed or invalid evidence is dropped without an ack.
+is verified once; it is always acknowledged, even when already held, when its
+origin is already proven (it is then not stored again: one proof per origin
+suffices) or when its origin is not followed here (it cannot be checked, so
+it is neither stored nor spread). Malformed evidence, and evidence that fails
+verification, is dropped without an ack and never alarms.
 
 Staleness. A peer not heard from for ``stale_peer_rounds`` rounds, or an
 origin whose accepted size has not grown for ``stale_origin_rounds`` rounds,
@@ -47,10 +49,9 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from pypi_witness.core.checkpoint import Checkpoint, open_checkpoint
-from pypi_witness.core.cosignature import add_cosignatures, cosign
+from pypi_witness.core.cosignature import Cosignature, add_cosignatures, cosign
 from pypi_witness.core.evidence import (
     Evidence,
     evidence_id,
@@ -61,6 +62,7 @@ from pypi_witness.core.evidence import (
     same_size_evidence,
     verify_evidence,
 )
+from pypi_witness.core.gossip_config import GossipConfig, OriginInfo, Randomness
 from pypi_witness.core.gossip_messages import (
     EvidenceAck,
     EvidencePush,
@@ -69,62 +71,33 @@ from pypi_witness.core.gossip_messages import (
     ProofRequest,
     ProofResponse,
 )
-from pypi_witness.core.merkle import EMPTY_ROOT, HashReader, full_consistency_proof, full_proof_roots
+from pypi_witness.core.merkle import (
+    EMPTY_ROOT,
+    HashReader,
+    full_consistency_proof,
+    full_proof_roots,
+)
 from pypi_witness.core.note import Signer, Verifier
-from pypi_witness.errors import ConfigError, MalformedError, VerificationError, WitnessError
+from pypi_witness.errors import (
+    ConfigError,
+    MalformedError,
+    VerificationError,
+    WitnessError,
+)
 
-# ---------------------------------------------------------------- configuration
-
-
-class Randomness(Protocol):
-    """What the machine needs from a random source (``random.Random`` fits)."""
-
-    def random(self) -> float: ...
-
-    def sample(self, population: Sequence[str], k: int) -> list[str]: ...
-
-
-@dataclass(frozen=True)
-class GossipConfig:
-    """Timing and sizing of the gossip; construction raises ConfigError naming a bad value."""
-
-    interval: float = 10.0  # seconds between rounds...
-    jitter: float = 2.0  # ...plus uniform(0, jitter)
-    fanout: int = 1  # peers contacted per round
-    evidence_fanout: int | None = None  # peers new evidence is pushed to at once; None: every peer
-    stale_peer_rounds: int = 30  # 0: off; choose above (number of peers / fanout)
-    stale_origin_rounds: int = 60  # 0: off
-    proof_retry_rounds: int = 2  # rounds to wait for a proof before asking again
-    proof_attempts: int = 3  # requests per proof before giving up (gossip brings the note again)
-    notes_per_origin: int = 64  # log-signed notes remembered per origin, by size
-    pending_per_origin: int = 4  # outstanding proof requests per origin
-
-    def __post_init__(self) -> None:
-        if not self.interval > 0 or not self.jitter >= 0:
-            raise ConfigError(f"gossip interval must be > 0 and jitter >= 0, not {self.interval} and {self.jitter}")
-        ints = {
-            "fanout": (self.fanout, 1),
-            "stale_peer_rounds": (self.stale_peer_rounds, 0),
-            "stale_origin_rounds": (self.stale_origin_rounds, 0),
-            "proof_retry_rounds": (self.proof_retry_rounds, 1),
-            "proof_attempts": (self.proof_attempts, 1),
-            "notes_per_origin": (self.notes_per_origin, 1),
-            "pending_per_origin": (self.pending_per_origin, 1),
-        }
-        if self.evidence_fanout is not None:
-            ints["evidence_fanout"] = (self.evidence_fanout, 1)
-        for key, (value, least) in ints.items():
-            if not isinstance(value, int) or isinstance(value, bool) or value < least:
-                raise ConfigError(f"gossip {key} must be an integer >= {least}, not {value!r}")
-
-
-@dataclass(frozen=True)
-class OriginInfo:
-    """A log the machine follows: its verifier key and the peer that serves its proofs (None: ask the sender)."""
-
-    verifier: Verifier
-    server: str | None = None
-
+__all__ = [
+    "Alarm",
+    "Effect",
+    "GossipConfig",
+    "GossipMachine",
+    "OriginInfo",
+    "Persist",
+    "Randomness",
+    "Send",
+    "ServeProof",
+    "Stale",
+    "prove",
+]
 
 # ---------------------------------------------------------------- effects
 
@@ -192,10 +165,13 @@ def prove(request: ProofRequest, reader: HashReader, size: int) -> ProofResponse
 # ---------------------------------------------------------------- state
 
 
+_Signed = tuple[bytes, Checkpoint]  # a note reduced to the log's signature, and its checkpoint
+
+
 @dataclass
 class _Pending:
-    old: tuple[bytes, Checkpoint]  # canonical note, checkpoint
-    new: tuple[bytes, Checkpoint]
+    old: _Signed
+    new: _Signed
     server: str
     sent_round: int
     attempts: int = 1
@@ -206,7 +182,7 @@ class _Origin:
     info: OriginInfo
     head: bytes | None = None  # stored note: log signature + cosignatures
     head_cp: Checkpoint | None = None
-    notes: OrderedDict[int, tuple[bytes, Checkpoint]] = field(default_factory=OrderedDict)  # size -> canonical
+    notes: OrderedDict[int, _Signed] = field(default_factory=OrderedDict)  # by size, oldest first
     bodies: OrderedDict[bytes, None] = field(default_factory=OrderedDict)  # note texts handled, bounded
     pending: dict[tuple[int, int], _Pending] = field(default_factory=dict)
     advanced_round: int = 0
@@ -259,7 +235,9 @@ class GossipMachine:
         self._cosigners = tuple(cosigners)
         self.round = 0
         self._next_round_at = now + rng.random() * config.interval
-        self._heard: OrderedDict[str, int] = OrderedDict((p, 0) for p in self._peers)
+        # Round each peer was last heard from, least recent first (only kept when staleness is checked).
+        tracked = self._peers if config.stale_peer_rounds else ()
+        self._heard: OrderedDict[str, int] = OrderedDict((p, 0) for p in tracked)
         self._silent: set[str] = set()
         self._evidence: dict[str, tuple[str, bytes]] = {}  # id -> (origin, text)
         self._acked: dict[str, set[str]] = {}  # id -> peers that acknowledged
@@ -437,7 +415,15 @@ class GossipMachine:
         while len(st.bodies) > 4 * self.config.notes_per_origin:
             st.bodies.popitem(last=False)
 
-    def _accept(self, st: _Origin, canonical: bytes, cp: Checkpoint, now: float, out: list[Effect], cosigs=()) -> None:
+    def _accept(
+        self,
+        st: _Origin,
+        canonical: bytes,
+        cp: Checkpoint,
+        now: float,
+        out: list[Effect],
+        cosigs: Sequence[Cosignature] = (),
+    ) -> None:
         note = add_cosignatures(canonical, cosigs) if cosigs else canonical
         if self._cosigner is not None:
             note = add_cosignatures(note, [cosign(cp, self._cosigner, max(0, int(now)))])
@@ -446,7 +432,7 @@ class GossipMachine:
         st.head, st.head_cp = note, cp
         out.append(Persist("head", cp.origin, note))
 
-    def _request(self, st: _Origin, old, new, peer: str, out: list[Effect]) -> None:
+    def _request(self, st: _Origin, old: _Signed, new: _Signed, peer: str, out: list[Effect]) -> None:
         key = (old[1].size, new[1].size)
         if key in st.pending:
             return
@@ -552,10 +538,10 @@ class GossipMachine:
         except MalformedError:
             return
         st = self._origins.get(parsed.origin)
-        if st is None:
-            return  # cannot be checked here: not acknowledged, not spread
-        if st.evidence_id is not None:
-            out.append(Send(peer, EvidenceAck(eid)))  # origin already proven: one proof suffices
+        if st is None or st.evidence_id is not None:
+            # Not followed here (cannot be checked, not spread), or the origin is already proven
+            # (one proof suffices): acknowledged all the same, so the sender stops re-sending.
+            out.append(Send(peer, EvidenceAck(eid)))
             return
         try:
             verify_evidence(text, st.info.verifier)

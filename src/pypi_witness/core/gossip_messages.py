@@ -56,7 +56,7 @@ class EvidencePush:
 
 @dataclass(frozen=True)
 class EvidenceAck:
-    """"I hold this evidence (or its origin is already proven): stop sending it to me"."""
+    """ "I hold this evidence (or its origin is already proven): stop sending it to me"."""
 
     evidence_id: str
 

@@ -29,7 +29,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--nodes", type=int, default=100, help="gossip nodes, adversaries included (default 100)")
     p.add_argument("--fanout", type=int, default=1, help="peers contacted per round (default 1)")
     p.add_argument(
-        "--evidence-push", default="fanout", metavar="N|all|fanout",
+        "--evidence-push",
+        default="fanout",
+        metavar="N|all|fanout",
         help="peers new evidence is pushed to at once: a number, 'all', or 'fanout' (default)",
     )
     p.add_argument("--seed", type=int, default=1, help="seed of the first run (default 1)")
@@ -38,14 +40,21 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--colluders", type=int, default=0, help="witnesses that cosign anything and swallow evidence")
     p.add_argument("--replayers", type=int, default=0, help="witnesses that replay old heads")
     p.add_argument("--loss", type=float, default=0.0, help="message loss probability (default 0)")
-    p.add_argument("--latency", type=float, nargs=2, default=(0.01, 0.2), metavar=("MIN", "MAX"),
-                   help="latency range in rounds (default 0.01 0.2)")
+    p.add_argument(
+        "--latency",
+        type=float,
+        nargs=2,
+        default=(0.01, 0.2),
+        metavar=("MIN", "MAX"),
+        help="latency range in rounds (default 0.01 0.2)",
+    )
     p.add_argument("--jitter", type=float, default=0.1, help="round jitter, in rounds (default 0.1)")
     p.add_argument("--publish-every", type=int, default=3, help="rounds between log checkpoints (default 3)")
     p.add_argument("--partition-groups", type=int, default=0, help="split honest nodes into this many groups")
     p.add_argument("--partition-rounds", type=float, default=0.0, help="how long the partition lasts")
-    p.add_argument("--split-by-partition", action="store_true",
-                   help="the forking log shows branch a to group 0 and b to the rest")
+    p.add_argument(
+        "--split-by-partition", action="store_true", help="the forking log shows branch a to group 0 and b to the rest"
+    )
     p.add_argument("--no-fork", action="store_true", help="no forking log (to count false alarms)")
     p.add_argument("--max-rounds", type=int, default=200, help="give up after this many rounds (default 200)")
     return p
@@ -67,11 +76,22 @@ def configs(args: argparse.Namespace) -> list[SimConfig]:
         raise ConfigError("--runs must be at least 1")
     return [
         SimConfig(
-            nodes=args.nodes, fanout=args.fanout, evidence_fanout=_evidence_fanout(args.evidence_push, args.fanout),
-            seed=args.seed + i, honest_logs=args.honest_logs, colluders=args.colluders, replayers=args.replayers,
-            loss=args.loss, latency_min=args.latency[0], latency_max=args.latency[1], jitter=args.jitter,
-            publish_every=args.publish_every, fork=not args.no_fork, partition_groups=args.partition_groups,
-            partition_rounds=args.partition_rounds, split_by_partition=args.split_by_partition,
+            nodes=args.nodes,
+            fanout=args.fanout,
+            evidence_fanout=_evidence_fanout(args.evidence_push, args.fanout),
+            seed=args.seed + i,
+            honest_logs=args.honest_logs,
+            colluders=args.colluders,
+            replayers=args.replayers,
+            loss=args.loss,
+            latency_min=args.latency[0],
+            latency_max=args.latency[1],
+            jitter=args.jitter,
+            publish_every=args.publish_every,
+            fork=not args.no_fork,
+            partition_groups=args.partition_groups,
+            partition_rounds=args.partition_rounds,
+            split_by_partition=args.split_by_partition,
             max_rounds=args.max_rounds,
         )
         for i in range(args.runs)
@@ -101,13 +121,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     n = args.nodes
     if all_rounds:
         q = statistics.quantiles(all_rounds, n=20) if len(all_rounds) > 1 else all_rounds * 19
-        print(json.dumps({
-            "nodes": n, "fanout": args.fanout, "runs": len(sims),
-            "bar_rounds": math.ceil(math.log2(n) + math.log(n)),
-            "median": round(statistics.median(all_rounds), 2), "p95": round(q[18], 2),
-            "max": round(max(all_rounds), 2),
-            "worst_per_run": sorted(round(w, 2) for w in worst),
-        }))
+        print(
+            json.dumps(
+                {
+                    "nodes": n,
+                    "fanout": args.fanout,
+                    "runs": len(sims),
+                    "bar_rounds": math.ceil(math.log2(n) + math.log(n)),
+                    "median": round(statistics.median(all_rounds), 2),
+                    "p95": round(q[18], 2),
+                    "max": round(max(all_rounds), 2),
+                    "worst_per_run": sorted(round(w, 2) for w in worst),
+                }
+            )
+        )
     return 0 if ok else 1
 
 

@@ -183,7 +183,11 @@ class Simulation:
             if isinstance(message, Heads):
                 self._watch_exposure(dst, message, now)
             self._effects(dst, self.machines[dst].receive(src, message, now))
-            if dst not in self.result.detection and self.forking and self.machines[dst].refuses_to_cosign(FORKING_ORIGIN):
+            if (
+                dst not in self.result.detection
+                and self.forking
+                and self.machines[dst].refuses_to_cosign(FORKING_ORIGIN)
+            ):
                 self.result.detection[dst] = now
         elif dst in self.adversaries:
             self._effects(dst, self.adversaries[dst].receive(src, message, now))
