@@ -69,6 +69,10 @@ class QuorumError(VerificationError):
         self.result = result
 
 
+class EvidenceError(VerificationError):
+    """Well-formed, correctly signed evidence that does not prove the log equivocated."""
+
+
 class OutOfRangeError(WitnessError):
     """An index or size past the end of the log (or old size greater than new size)."""
 

@@ -331,6 +331,19 @@ def verify_consistency(
     # RFC 9162 §2.1.4.2 step 1: a power-of-two old size prepends first_hash.
     if old_size & (old_size - 1) == 0:
         proof = [old_root, *proof]
+    fr, sr = _consistency_walk(old_size, new_size, proof)
+    if fr != old_root:
+        raise ProofError("consistency proof does not lead to the old root hash")
+    if sr != new_root:
+        raise ProofError("consistency proof does not lead to the new root hash")
+
+
+def _consistency_walk(old_size: int, new_size: int, proof: Sequence[bytes]) -> tuple[bytes, bytes]:
+    """RFC 9162 §2.1.4.2 steps 2-7 over a proof whose first hash is explicit: (fr, sr).
+
+    Needs 0 < old_size < new_size and well-formed hashes; raises ProofError
+    for a proof of the wrong length.
+    """
     # Step 2: the proof must not be empty.
     if not proof:
         raise ProofError("consistency proof is empty")
@@ -358,10 +371,46 @@ def verify_consistency(
     # Step 7.
     if sn != 0:
         raise ProofError("consistency proof is shorter than needed")
-    if fr != old_root:
-        raise ProofError("consistency proof does not lead to the old root hash")
-    if sr != new_root:
-        raise ProofError("consistency proof does not lead to the new root hash")
+    return fr, sr
+
+
+# --- Full consistency proofs: the implicit first hash made explicit ------------
+#
+# RFC 9162 leaves out MTH(D[0:old_size]) when old_size is a power of two, since
+# a verifier that knows the old root puts it back. A third party who wants to
+# learn what old root a *new* tree implies (to show that a log signed two
+# incompatible histories) needs that hash, so the full form carries it.
+
+
+def full_consistency_proof(old_size: int, new_size: int, reader: HashReader) -> list[bytes]:
+    """PROOF(old_size, D[0:new_size]) with MTH(D[0:old_size]) first when old_size is a power of two.
+
+    Requires 0 < old_size < new_size (raises ProofError otherwise); the
+    reader's errors propagate.
+    """
+    if not 0 < old_size < new_size:
+        raise ProofError(f"no full consistency proof from size {old_size} to size {new_size}")
+    proof = consistency_proof(old_size, new_size, reader)
+    if old_size & (old_size - 1) == 0:
+        level = old_size.bit_length() - 1
+        proof = [*reader.read_hashes([(level, 0)]), *proof]
+    return proof
+
+
+def full_proof_roots(old_size: int, new_size: int, proof: Sequence[bytes]) -> tuple[bytes, bytes]:
+    """The (old root, new root) that a full consistency proof implies.
+
+    If the new root is a signed tree head, the old root returned is what that
+    tree's first ``old_size`` leaves hash to (SHA-256 collision resistance binds
+    the proof's hashes to the tree). A proof is valid for (old_root, new_root)
+    exactly when this returns that pair. Raises ProofError unless
+    0 < old_size < new_size, or if the proof is malformed (a hash not 32 bytes,
+    the wrong number of hashes).
+    """
+    if old_size <= 0 or new_size <= old_size:
+        raise ProofError(f"no full consistency proof from size {old_size} to size {new_size}")
+    _check_proof(proof, 129)
+    return _consistency_walk(old_size, new_size, list(proof))
 
 
 # --- An in-memory reader, for tests and small trees ----------------------------

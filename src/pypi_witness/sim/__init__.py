@@ -1,0 +1,1 @@
+"""The simulator: many production gossip machines over a seeded in-memory network."""
