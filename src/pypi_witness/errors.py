@@ -40,6 +40,10 @@ class SignatureError(VerificationError):
     """A note with no valid signature from a required key, or a failing known signer."""
 
 
+class EquivocationError(VerificationError):
+    """A log signed two different trees of the same size (a split view): proof of misbehaviour."""
+
+
 class OutOfRangeError(WitnessError):
     """An index or size past the end of the log (or old size greater than new size)."""
 
