@@ -37,21 +37,33 @@ def default_witness_name(origin: str) -> str:
     return f"{origin}/witness"
 
 
-def init_witness_key(data_dir: Path, name: str) -> Signer:
-    """Create ``witness.key`` (mode 0600) and ``witness.vkey`` in ``data_dir``; return the signer.
+def new_witness_signer(name: str) -> Signer:
+    """A new cosigning key (type 0x04) named ``name``. ConfigError if ``name`` cannot name a key."""
+    try:
+        return generate_signer(name, ALG_COSIGNATURE_V1)
+    except NoteError as e:
+        raise ConfigError(f"witness name {name!r} cannot name a key: {e}") from None
 
-    Raises ConfigError if either file exists already, cannot be written, or
-    ``name`` cannot name a key.
+
+def write_witness_key(data_dir: Path, signer: Signer) -> None:
+    """Write ``witness.key`` (mode 0600) and ``witness.vkey`` in ``data_dir``.
+
+    Raises ConfigError if either file exists already or cannot be written.
     """
     for file in (PRIVATE_KEY_FILE, VERIFIER_KEY_FILE):
         if (data_dir / file).exists():
             raise ConfigError(f"{data_dir / file} already exists; refusing to overwrite a witness key")
-    try:
-        signer = generate_signer(name, ALG_COSIGNATURE_V1)
-    except NoteError as e:
-        raise ConfigError(f"witness name {name!r} cannot name a key: {e}") from None
     write_private_key(data_dir / PRIVATE_KEY_FILE, signer)
     write_verifier_key(data_dir / VERIFIER_KEY_FILE, signer.verifier())
+
+
+def init_witness_key(data_dir: Path, name: str) -> Signer:
+    """Create a witness key named ``name`` in ``data_dir`` (``write_witness_key``); return it.
+
+    Raises ConfigError as ``new_witness_signer`` and ``write_witness_key`` do.
+    """
+    signer = new_witness_signer(name)
+    write_witness_key(data_dir, signer)
     return signer
 
 

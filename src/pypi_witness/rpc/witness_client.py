@@ -27,18 +27,34 @@ class WitnessClient:
     """A client of the witness at ``target`` (``host:port``), over one gRPC channel.
 
     Use as ``async with WitnessClient(target) as client:`` or call ``aclose()``.
-    No connection is made until the first call.
+    No connection is made until the first call. ``reconnect_seconds`` (low,
+    high) bounds gRPC's waits before reconnecting to an unreachable peer.
     """
 
-    def __init__(self, target: str, *, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> None:
+    def __init__(
+        self,
+        target: str,
+        *,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+        reconnect_seconds: tuple[float, float] | None = None,
+    ) -> None:
         self.target = target
-        self._channel = grpc.insecure_channel(
-            target,
-            options=[
-                ("grpc.max_receive_message_length", max_message_bytes),
-                ("grpc.max_send_message_length", max_message_bytes),
-            ],
-        )
+        options: list[tuple[str, int]] = [
+            ("grpc.max_receive_message_length", max_message_bytes),
+            ("grpc.max_send_message_length", max_message_bytes),
+        ]
+        if reconnect_seconds is not None:
+            # gRPC waits between attempts to reconnect to an unreachable peer
+            # (from 1 s, growing 1.6 times, to 120 s), failing calls at once
+            # meanwhile; with these bounds it waits no longer than its caller
+            # does between retries.
+            low, high = (max(1, round(s * 1000)) for s in reconnect_seconds)
+            options += [
+                ("grpc.initial_reconnect_backoff_ms", low),
+                ("grpc.min_reconnect_backoff_ms", low),
+                ("grpc.max_reconnect_backoff_ms", high),
+            ]
+        self._channel = grpc.insecure_channel(target, options=options)
         self._stub = WitnessServiceStub(self._channel)
 
     async def aclose(self) -> None:

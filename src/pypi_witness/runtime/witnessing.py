@@ -102,7 +102,8 @@ async def push_to_peer(log: Log, peer: PeerConfig, settings: WitnessConfig, cosi
     known: int | None = None  # the size the peer last cosigned for this log, once learned
     done: bytes | None = None  # the last note the peer cosigned
     delay = settings.retry_min_seconds
-    async with WitnessClient(peer.address) as client:
+    reconnect = (settings.retry_min_seconds, settings.retry_max_seconds)
+    async with WitnessClient(peer.address, reconnect_seconds=reconnect) as client:
         while True:
             note = log.store.checkpoint()
             if note is None or note == done:
