@@ -212,3 +212,28 @@ def test_processes_racing_to_grow_the_state_each_size_is_won_once(tmp_path):
     with WitnessStateStore(tmp_path / "w") as s:
         final = s.get(ORIGIN).size
     assert wins == list(range(1, final + 1))
+
+
+def test_swaps_from_many_threads_at_once_are_all_committed_each_checked_alone(store):
+    # Threads swapping their own logs share transactions; a conflicting swap fails alone.
+    barrier = threading.Barrier(12)
+    failures: list[tuple[str, int]] = []
+
+    def grow(origin: str) -> None:
+        barrier.wait()
+        previous = None
+        for size in range(1, 21):
+            store.compare_and_swap(origin, previous, state(size))
+            previous = state(size)
+            try:
+                store.compare_and_swap(origin, state(size - 1) if size > 1 else None, state(size + 100))
+            except ConflictError as e:
+                failures.append((origin, e.known_size))
+
+    threads = [threading.Thread(target=grow, args=(f"log/{i}",)) for i in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert store.all() == {f"log/{i}": state(20) for i in range(12)}
+    assert sorted(failures) == sorted((f"log/{i}", size) for i in range(12) for size in range(1, 21))

@@ -15,8 +15,11 @@ win, and a state can never move back to a smaller tree (C2SP tlog-witness's
 race: a rollback of cosigned leaves). ``sync=True``: a state is on disk when
 ``compare_and_swap`` returns, before the cosignature is handed out.
 
-Many threads (and processes) may read and swap at once: each write
-transaction begins and commits inside one call, in the calling thread.
+Many threads (and processes) may read and swap at once. Each write
+transaction begins and commits inside one call, in the calling thread; swaps
+arriving from other threads meanwhile wait and are committed together in the
+next transaction (group commit: one fsync for many swaps, each still checked
+and written with nothing between, in arrival order).
 """
 
 from __future__ import annotations
@@ -49,6 +52,17 @@ def _decode(origin: str, raw: bytes) -> WitnessState:
     if len(raw) != _VALUE_SIZE:
         raise StoreError(f"the witness state of {origin!r} is {len(raw)} bytes, not {_VALUE_SIZE}: damaged store")
     return WitnessState(int.from_bytes(raw[:8], "big"), bytes(raw[8:]))
+
+
+class _Swap:
+    """One compare-and-swap waiting for its transaction, and its outcome."""
+
+    __slots__ = ("origin", "expected", "new", "error", "done")
+
+    def __init__(self, origin: str, expected: WitnessState | None, new: WitnessState) -> None:
+        self.origin, self.expected, self.new = origin, expected, new
+        self.error: Exception | None = None
+        self.done = threading.Event()
 
 
 class WitnessStateStore:
@@ -91,6 +105,10 @@ class WitnessStateStore:
                 raise
             _open_paths.add(self._path)
         self._closed = False
+        # Group commit: swaps waiting for a transaction, and whether a caller is committing them.
+        self._lock = threading.Lock()
+        self._pending: list[_Swap] = []
+        self._leading = False
 
     def _check_open(self) -> None:
         if self._closed:
@@ -113,34 +131,71 @@ class WitnessStateStore:
     def compare_and_swap(self, origin: str, expected: WitnessState | None, new: WitnessState) -> None:
         """Store ``new`` for ``origin`` if, and only if, the stored state is ``expected`` (None: none).
 
-        The check and the write are one write transaction, durable on return.
-        Raises ConflictError carrying the stored size (0 if none) if the state
-        is not ``expected``; StoreError if ``new`` is a smaller tree than the
-        stored one or the same size with another root (this store never rolls
-        back, whatever its caller decided), or the store fails.
+        The check and the write are made inside one write transaction, and
+        the call returns once it is committed (durable). Calls from several
+        threads at once share transactions (group commit): the first caller
+        commits every swap waiting when it begins, one after another in one
+        transaction, each checked against the state the swaps before it left,
+        with one fsync for all of them. Raises ConflictError carrying the
+        stored size (0 if none) if the state is not ``expected``; StoreError if
+        ``new`` is a smaller tree than the stored one or the same size with
+        another root (this store never rolls back, whatever its caller
+        decided), or the store fails (then nothing of the transaction is kept).
         """
         self._check_open()
-        key, value = origin.encode(), _encode(new)
+        swap = _Swap(origin, expected, new)
+        with self._lock:
+            self._pending.append(swap)
+            lead = not self._leading
+            self._leading = True
+        if lead:
+            while True:
+                with self._lock:
+                    batch, self._pending = self._pending, []
+                    if not batch:
+                        self._leading = False
+                        break
+                self._commit(batch)
+        else:
+            swap.done.wait()
+        if swap.error is not None:
+            raise swap.error
+
+    def _commit(self, batch: list[_Swap]) -> None:
+        """Apply ``batch`` in order in one write transaction, commit, and wake every caller."""
         try:
             with self._env.begin(write=True) as txn:
-                raw = txn.get(key, None, self._state)
-                current = None if raw is None else _decode(origin, raw)
-                if current != expected:
-                    known = 0 if current is None else current.size
-                    raise ConflictError(
-                        f"the witness state of {origin!r} changed: size {known} is stored", known_size=known
-                    )
-                if current is not None and (
-                    new.size < current.size or (new.size == current.size and new.root_hash != current.root_hash)
-                ):
-                    raise StoreError(
-                        f"refusing to move the witness state of {origin!r} from size {current.size} "
-                        f"to size {new.size} with another history"
-                    )
-                if current != new:
-                    txn.put(key, value, db=self._state)
+                for swap in batch:
+                    try:
+                        self._apply(txn, swap)
+                    except (ConflictError, StoreError) as e:
+                        swap.error = e  # this swap only: the others go on
         except lmdb.Error as e:
-            raise StoreError(f"cannot write the witness state: {e}") from None
+            for swap in batch:
+                swap.error = StoreError(f"cannot write the witness state: {e}")
+        except BaseException as e:  # e.g. closed underneath: nothing was committed
+            for swap in batch:
+                swap.error = StoreError(f"cannot write the witness state: {e!r}")
+        for swap in batch:
+            swap.done.set()
+
+    def _apply(self, txn: lmdb.Transaction, swap: _Swap) -> None:
+        origin, expected, new = swap.origin, swap.expected, swap.new
+        key, value = origin.encode(), _encode(new)
+        raw = txn.get(key, None, self._state)
+        current = None if raw is None else _decode(origin, raw)
+        if current != expected:
+            known = 0 if current is None else current.size
+            raise ConflictError(f"the witness state of {origin!r} changed: size {known} is stored", known_size=known)
+        if current is not None and (
+            new.size < current.size or (new.size == current.size and new.root_hash != current.root_hash)
+        ):
+            raise StoreError(
+                f"refusing to move the witness state of {origin!r} from size {current.size} "
+                f"to size {new.size} with another history"
+            )
+        if current != new:
+            txn.put(key, value, db=self._state)
 
     def close(self) -> None:
         if self._closed:
