@@ -237,7 +237,8 @@ def test_init_creates_private_key_0600_vkey_and_empty_signed_checkpoint(tmp_path
 def test_init_json_reports_origin_vkey_and_data(tmp_path):
     out = cli("init", "--data", tmp_path / "n", "--origin", ORIGIN, "--json").json()
     vkey = (tmp_path / "n" / "log.vkey").read_text().strip()
-    assert out == {"origin": ORIGIN, "vkey": vkey, "data": str(tmp_path / "n")}
+    witness_vkey = (tmp_path / "n" / "witness.vkey").read_text().strip()
+    assert out == {"origin": ORIGIN, "vkey": vkey, "witness_vkey": witness_vkey, "data": str(tmp_path / "n")}
 
 
 def test_init_twice_fails_and_keeps_the_first_key(tmp_path):
@@ -837,3 +838,25 @@ def test_b64_helper_refuses_urlsafe_alphabet():
     """The tests' base64 check is strict, so 'standard base64' assertions can fail."""
     with pytest.raises(binascii.Error):
         b64("-_-_")
+
+
+# --- the witness key -----------------------------------------------------------------
+
+
+def test_init_creates_the_witness_key_0600_and_reports_it(tmp_path):
+    import stat
+
+    data = tmp_path / "n"
+    out = cli("init", "--data", data, "--origin", ORIGIN, "--json").json()
+    assert out["witness_vkey"] == (data / "witness.vkey").read_text().strip()
+    assert out["witness_vkey"].startswith(f"{ORIGIN}/witness+")
+    assert stat.S_IMODE((data / "witness.key").stat().st_mode) == 0o600
+    named = cli("init", "--data", tmp_path / "m", "--origin", ORIGIN, "--witness-name", "w.example/1", "--json")
+    assert named.json()["witness_vkey"].startswith("w.example/1+")
+
+
+def test_init_with_a_bad_witness_name_creates_nothing(tmp_path):
+    data = tmp_path / "n"
+    run = cli("init", "--data", data, "--origin", ORIGIN, "--witness-name", "a b", code=1)
+    assert "witness name 'a b' cannot name a key" in run.err
+    assert not (data / "log").exists()

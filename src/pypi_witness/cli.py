@@ -44,15 +44,22 @@ def _emit(args: argparse.Namespace, human: str, machine: Any) -> None:
 
 def cmd_init(args: argparse.Namespace) -> int:
     from pypi_witness.log import PRIVATE_KEY_FILE, init_log
+    from pypi_witness.witness import default_witness_name, new_witness_signer, write_witness_key
 
+    # A bad witness name is refused before anything is created.
+    signer = new_witness_signer(args.witness_name) if args.witness_name else None
     log = init_log(args.data, args.origin)
     try:
+        signer = signer or new_witness_signer(default_witness_name(log.origin))
+        write_witness_key(args.data, signer)
+        witness = signer.verifier()
         vkey = log.verifier.vkey()
         _emit(
             args,
             f"created log {log.origin} in {args.data}\nverifier key: {vkey}\n"
-            f"private key:  {args.data / PRIVATE_KEY_FILE} (keep it secret)",
-            {"origin": log.origin, "vkey": vkey, "data": str(args.data)},
+            f"private key:  {args.data / PRIVATE_KEY_FILE} (keep it secret)\n"
+            f"witness key:  {witness.vkey()}",
+            {"origin": log.origin, "vkey": vkey, "witness_vkey": witness.vkey(), "data": str(args.data)},
         )
     finally:
         log.close()
@@ -471,6 +478,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("init", parents=[common, data], help="create keys and an empty log")
     p.add_argument("--origin", required=True, help="the log's origin, e.g. witness.example.org/pypi")
+    p.add_argument("--witness-name", help="the name of the node's witness key (default: ORIGIN/witness)")
     p.set_defaults(func=cmd_init)
 
     p = sub.add_parser("import", parents=[common, data], help="append BigQuery-shaped JSON Lines records")

@@ -27,6 +27,26 @@ Keys (README-ready)::
     writer_queue          = 8        # write batches waiting for the log's one writer
     stop_grace_seconds    = 5.0      # on SIGINT/SIGTERM, time in-flight calls get before they are cancelled
 
+    [witness]                          # this node as a witness (cosigner) of its peers' logs
+    key          = "<data_dir>/witness.key" # the witness's private key file (mode 0600; type 0x04,
+                                            # cosignature/v1). Created on first start if this key is not set.
+    name         = "<origin>/witness"  # the witness key's name: the name of a key created on first
+                                       # start; otherwise, if set, it must be the key's name
+    push_timeout_seconds = 5.0         # each AddCheckpoint call to a peer; a slower peer is retried later
+    retry_min_seconds    = 0.5         # first wait before pushing to a peer again after a failure
+    retry_max_seconds    = 60.0        # the wait doubles per failure, up to this
+
+    [[peers]]    # peer witnesses, one table each:
+    name         = "acme"                      # a unique label, used in log lines
+    log_vkey     = "acme.example/pypi+..."     # required: the peer's log verifier key (type 0x01); its name
+                                               # is the log's origin. This node cosigns that log.
+    address      = "witness.acme.example:6962" # the peer's gRPC host:port: this node pushes its own
+                                               # checkpoints there for the peer to cosign
+    witness_vkey = "acme.example/pypi/witness+..." # the peer's witness key (type 0x04): the cosignatures
+                                               # it returns must verify with it. address and witness_vkey
+                                               # go together; without them this node only cosigns the
+                                               # peer's log.
+
     [index]      # the package index to follow; without a url the node follows none
     url                  = ""      # e.g. "https://pypi.org" (XML-RPC at /pypi, JSON API at /pypi/<p>/<v>/json)
     poll_seconds         = 60.0    # time between polls of the changelog
@@ -42,7 +62,6 @@ Keys (README-ready)::
     sample_rate          = 0.0     # share of new files downloaded and hashed (0 to 1)
     late_file_days       = 14      # a file added this long after its release is reported (0: off)
     stale_grace_seconds  = 3600.0  # a release 404s this long after its announcement: vanished, not stale
-    [[peers]]    # peer witnesses, one table each: no keys yet
     [policy]     # the quorum policy clients and gossip use: no keys yet
     [privacy]    # no keys yet. This node never writes a client's IP address to disk or to
                  # its logs; log lines that must tell clients apart show a keyed hash
@@ -64,7 +83,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from pypi_witness.errors import ConfigError
+from pypi_witness.core.note import ALG_COSIGNATURE_V1, ALG_ED25519, Verifier
+from pypi_witness.errors import ConfigError, NoteError
 
 DEFAULT_DATA_DIR = "pypi-witness-data"
 # Port 6962, after RFC 6962; loopback so that nothing is exposed by accident.
@@ -145,8 +165,32 @@ class IndexConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class WitnessConfig:
+    """[witness]: this node's cosigning key and how it pushes its checkpoints to peers."""
+
+    key: Path | None = None  # None: data_dir / witness.key, created on first start
+    name: str | None = None  # None: <origin>/witness for a new key; any name for an existing one
+    # 5 s: an AddCheckpoint is ~1 ms of work; a peer this slow is retried later.
+    push_timeout_seconds: float = 5.0
+    # 0.5 s, doubling to 60 s: a restarting peer is cosigning again within a
+    # second, a peer that is down costs one failed call a minute.
+    retry_min_seconds: float = 0.5
+    retry_max_seconds: float = 60.0
+
+
+@dataclass(frozen=True, slots=True)
 class PeerConfig:
-    """One [[peers]] table (no keys yet)."""
+    """One [[peers]] table: a peer whose log this node cosigns, and which may cosign this node's log."""
+
+    name: str
+    log_vkey: Verifier
+    address: str | None = None  # None (with witness_vkey None): only cosign the peer's log
+    witness_vkey: Verifier | None = None
+
+    @property
+    def origin(self) -> str:
+        """The peer log's origin: the name of its key."""
+        return self.log_vkey.name
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +209,7 @@ class Config:
 
     node: NodeConfig
     limits: LimitsConfig = field(default_factory=LimitsConfig)
+    witness: WitnessConfig = field(default_factory=WitnessConfig)
     index: IndexConfig = field(default_factory=IndexConfig)
     peers: tuple[PeerConfig, ...] = ()
     policy: PolicyConfig = field(default_factory=PolicyConfig)
@@ -308,12 +353,97 @@ _INDEX_CHECKS: dict[str, Callable[[str, object], Any]] = {
 assert set(_INDEX_CHECKS) == {f.name for f in fields(IndexConfig)}
 
 
+def _vkey(alg: int, kind: str) -> Callable[[str, object], Verifier]:
+    def check(key: str, value: object) -> Verifier:
+        text = _string(key, value)
+        try:
+            verifier = Verifier.from_vkey(text.strip())
+        except NoteError as e:
+            raise ConfigError(f"{key}: not a verifier key ({e})") from None
+        if verifier.alg != alg:
+            raise ConfigError(f"{key}: must be {kind} (type 0x{alg:02x}), got a key of type 0x{verifier.alg:02x}")
+        return verifier
+
+    return check
+
+
+def _check_address(key: str, value: object) -> str:
+    address = _check_listen(key, value)
+    if address.rpartition(":")[2] == "0":
+        raise ConfigError(f"{key}: port 0 cannot be dialled; give the peer's port")
+    return address
+
+
+def _read_witness(table: Mapping[str, Any], base: Path) -> WitnessConfig:
+    checks = {
+        "key": _path(base),
+        "name": _check_origin,
+        "push_timeout_seconds": _seconds,
+        "retry_min_seconds": _seconds,
+        "retry_max_seconds": _seconds,
+    }
+    witness = WitnessConfig(**_read_table("witness", table, checks))
+    if witness.push_timeout_seconds <= 0:
+        raise ConfigError(f"witness.push_timeout_seconds: must be more than 0, got {witness.push_timeout_seconds}")
+    if witness.retry_min_seconds <= 0:
+        raise ConfigError(f"witness.retry_min_seconds: must be more than 0, got {witness.retry_min_seconds}")
+    if witness.retry_max_seconds < witness.retry_min_seconds:
+        raise ConfigError(
+            f"witness.retry_max_seconds: must be at least retry_min_seconds ({witness.retry_min_seconds}), "
+            f"got {witness.retry_max_seconds}"
+        )
+    return witness
+
+
+_PEER_CHECKS: dict[str, Callable[[str, object], Any]] = {
+    "name": _string,
+    "log_vkey": _vkey(ALG_ED25519, "a log key"),
+    "address": _check_address,
+    "witness_vkey": _vkey(ALG_COSIGNATURE_V1, "a witness (cosigner) key"),
+}
+
+
+def _read_peers(peers: object) -> tuple[PeerConfig, ...]:
+    """Every [[peers]] table, checked one by one and against each other (no two alike)."""
+    if not isinstance(peers, list):
+        raise ConfigError(f"peers: must be an array of tables ([[peers]]), got {peers!r}")
+    out: list[PeerConfig] = []
+    seen: dict[tuple[str, object], int] = {}
+    for i, raw in enumerate(peers):
+        name = f"peers[{i}]"
+        table = _read_table(name, _table(name, raw), _PEER_CHECKS)
+        for required in ("name", "log_vkey"):
+            if required not in table:
+                raise ConfigError(f"{name}.{required}: required")
+        if ("address" in table) != ("witness_vkey" in table):
+            raise ConfigError(
+                f"{name}: address and witness_vkey go together (push to the peer and check its cosignatures), "
+                "or neither (only cosign its log)"
+            )
+        peer = PeerConfig(**table)
+        unique = {
+            "name": peer.name,
+            "log_vkey": peer.origin,
+            "address": peer.address,
+            "witness_vkey": None if peer.witness_vkey is None else (peer.witness_vkey.name, peer.witness_vkey.key_id),
+        }
+        for key, value in unique.items():
+            if value is None:
+                continue
+            if (key, value) in seen:
+                what = "names the same log" if key == "log_vkey" else "is the same"
+                raise ConfigError(f"{name}.{key}: {what} as peers[{seen[key, value]}].{key}; list each peer once")
+            seen[key, value] = i
+        out.append(peer)
+    return tuple(out)
+
+
 def parse_config(data: Mapping[str, Any], base: Path) -> Config:
     """A Config from parsed TOML ``data``, relative paths taken from ``base``.
 
     Raises ConfigError naming the first unknown section or key or bad value.
     """
-    sections = {"node", "limits", "index", "peers", "policy", "privacy"}
+    sections = {"node", "limits", "witness", "index", "peers", "policy", "privacy"}
     for name in data:
         if name not in sections:
             raise ConfigError(f"{name}: unknown section (known: {', '.join(sorted(sections))})")
@@ -327,12 +457,9 @@ def parse_config(data: Mapping[str, Any], base: Path) -> Config:
     index = IndexConfig(**_read_table("index", _table("index", data.get("index", {})), _INDEX_CHECKS))
     for name in ("policy", "privacy"):
         _read_table(name, _table(name, data.get(name, {})), {})
-    peers = data.get("peers", [])
-    if not isinstance(peers, list):
-        raise ConfigError(f"peers: must be an array of tables ([[peers]]), got {peers!r}")
-    for i, peer in enumerate(peers):
-        _read_table(f"peers[{i}]", _table(f"peers[{i}]", peer), {})
-    return Config(node, limits, index, tuple(PeerConfig() for _ in peers), PolicyConfig(), PrivacyConfig())
+    witness = _read_witness(_table("witness", data.get("witness", {})), base)
+    peers = _read_peers(data.get("peers", []))
+    return Config(node, limits, witness, index, peers, PolicyConfig(), PrivacyConfig())
 
 
 def load_config(path: Path) -> Config:

@@ -73,6 +73,10 @@ class EvidenceError(VerificationError):
     """Well-formed, correctly signed evidence that does not prove the log equivocated."""
 
 
+class EquivocationError(VerificationError):
+    """A log signed two different trees of the same size (a split view): proof of misbehaviour."""
+
+
 class OutOfRangeError(WitnessError):
     """An index or size past the end of the log (or old size greater than new size)."""
 

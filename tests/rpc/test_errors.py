@@ -8,6 +8,7 @@ import pytest
 from pypi_witness.errors import (
     ConfigError,
     ConflictError,
+    EquivocationError,
     MalformedError,
     NoteError,
     NotFoundError,
@@ -18,6 +19,7 @@ from pypi_witness.errors import (
     SignatureError,
     StoreError,
     UnavailableError,
+    VerificationError,
     WitnessError,
 )
 from pypi_witness.rpc.errors import (
@@ -41,8 +43,10 @@ Code = grpc.StatusCode
         (NoteError("m"), Code.INVALID_ARGUMENT),
         (RecordError("m"), Code.INVALID_ARGUMENT),
         (ConfigError("m"), Code.INVALID_ARGUMENT),
-        (ProofError("m"), Code.INVALID_ARGUMENT),
-        (SignatureError("m"), Code.INVALID_ARGUMENT),
+        (ProofError("m"), Code.FAILED_PRECONDITION),
+        (SignatureError("m"), Code.PERMISSION_DENIED),
+        (EquivocationError("m"), Code.ALREADY_EXISTS),
+        (VerificationError("m"), Code.INVALID_ARGUMENT),
         (OutOfRangeError("m"), Code.OUT_OF_RANGE),
         (NotFoundError("m"), Code.NOT_FOUND),
         (OverloadedError("m"), Code.RESOURCE_EXHAUSTED),
@@ -77,6 +81,9 @@ def test_store_and_unknown_errors_do_not_leak_their_detail():
         (Code.RESOURCE_EXHAUSTED, OverloadedError),
         (Code.ABORTED, ConflictError),
         (Code.UNAVAILABLE, UnavailableError),
+        (Code.PERMISSION_DENIED, SignatureError),
+        (Code.FAILED_PRECONDITION, ProofError),
+        (Code.ALREADY_EXISTS, EquivocationError),
         (Code.INTERNAL, UnavailableError),
         (Code.UNKNOWN, UnavailableError),
         (Code.UNIMPLEMENTED, UnavailableError),

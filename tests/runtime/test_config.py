@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pypi_witness.config import DEFAULT_LISTEN, Config, IndexConfig, LimitsConfig, PeerConfig, load_config
+from pypi_witness.config import DEFAULT_LISTEN, Config, IndexConfig, LimitsConfig, load_config
 from pypi_witness.errors import ConfigError
 
 
@@ -60,8 +60,6 @@ def test_every_key(tmp_path):
             late_file_days = 0
             [policy]
             [privacy]
-            [[peers]]
-            [[peers]]
             """,
         )
     )
@@ -70,7 +68,7 @@ def test_every_key(tmp_path):
     assert config.node.origin == "witness.example.org/pypi"
     assert config.node.log_key_path == Path("/etc/pypi-witness/log.key")
     assert config.limits == LimitsConfig(3, 64, 1 << 20, 250, 300, 4, 2, 1.5)
-    assert config.peers == (PeerConfig(), PeerConfig())
+    assert config.peers == ()
     assert config.index == IndexConfig(url="http://127.0.0.1:8080/mirror", poll_seconds=5.0, sample_rate=0.25, late_file_days=0)
 
 
@@ -113,7 +111,7 @@ def test_whole_seconds_are_accepted(tmp_path):
         ("[index]\nmirror = 1", "index.mirror: unknown key (known keys: url, "),
         ("[policy]\nquorum = 2", "policy.quorum: unknown key"),
         ("[privacy]\nlog_client_ips = true", "privacy.log_client_ips: unknown key"),
-        ("[[peers]]\nurl = 'x'", "peers[0].url: unknown key"),
+        ("[[peers]]\nurl = 'x'", "peers[0].url: unknown key (known keys: name, log_vkey, address, witness_vkey)"),
         ("peers = 3", "peers: must be an array of tables"),
         ("peers = [3]", "peers[0]: must be a table"),
         ("[node\n", "not valid TOML"),

@@ -7,6 +7,9 @@ in ``STATUS_TABLE`` that the error is an instance of:
 error               status               message to the client
 ==================  ===================  =====================================================
 MalformedError      INVALID_ARGUMENT     the error's own (what was wrong with the request)
+SignatureError      PERMISSION_DENIED    the error's own (no valid signature from a trusted key)
+ProofError          FAILED_PRECONDITION  the error's own (which proof does not verify)
+EquivocationError   ALREADY_EXISTS       the error's own (another tree of that size was signed)
 VerificationError   INVALID_ARGUMENT     the error's own (what failed to verify)
 OutOfRangeError     OUT_OF_RANGE         the error's own (the index or size and the log's size)
 NotFoundError       NOT_FOUND            the error's own (what was not found, up to which size)
@@ -17,12 +20,22 @@ StoreError          UNAVAILABLE          a fixed text; the detail (paths...) goe
 anything else       INTERNAL             a fixed text; the traceback goes to the node's log
 ==================  ===================  =====================================================
 
+The witness's add-checkpoint (C2SP tlog-witness) answers each refusal with its
+own code, after the spec's HTTP statuses: unknown log NOT_FOUND (404), no
+valid signature PERMISSION_DENIED (403), old size past the checkpoint
+OUT_OF_RANGE (400), old size not the one last cosigned ABORTED with
+``known-size`` (409 with the size in the body), failing consistency proof
+FAILED_PRECONDITION (422: the proof does not connect the witness's state to
+the checkpoint), same size with another root ALREADY_EXISTS (409: a checkpoint
+of that size exists already, with another root), malformed INVALID_ARGUMENT.
+
 ConflictError is ABORTED, not FAILED_PRECONDITION: it means a compare-and-swap
 lost a race (tlog-witness's 409 Conflict), and gRPC's guidance for that is
 ABORTED: "retry at a higher level", here from ``known-size``.
 
 Client side, ``error_from_status`` inverts the table (INVALID_ARGUMENT becomes
-MalformedError); every other status (INTERNAL, UNKNOWN, UNIMPLEMENTED, a
+MalformedError, PERMISSION_DENIED SignatureError, FAILED_PRECONDITION
+ProofError, ALREADY_EXISTS EquivocationError); every other status (INTERNAL, UNKNOWN, UNIMPLEMENTED, a
 DEADLINE_EXCEEDED the node sent...) becomes UnavailableError naming it. Details
 from a node are shortened and stripped of control characters before they go
 into an error message, as a node may be hostile.
@@ -44,10 +57,13 @@ import grpc
 
 from pypi_witness.errors import (
     ConflictError,
+    EquivocationError,
     MalformedError,
     NotFoundError,
     OutOfRangeError,
     OverloadedError,
+    ProofError,
+    SignatureError,
     StoreError,
     UnavailableError,
     VerificationError,
@@ -60,6 +76,9 @@ Code = grpc.StatusCode
 
 STATUS_TABLE: dict[type[BaseException], Code] = {
     MalformedError: Code.INVALID_ARGUMENT,
+    SignatureError: Code.PERMISSION_DENIED,
+    ProofError: Code.FAILED_PRECONDITION,
+    EquivocationError: Code.ALREADY_EXISTS,
     VerificationError: Code.INVALID_ARGUMENT,
     OutOfRangeError: Code.OUT_OF_RANGE,
     NotFoundError: Code.NOT_FOUND,
@@ -126,6 +145,9 @@ _ERROR_FOR_CODE: dict[Code, type[WitnessError]] = {
     Code.RESOURCE_EXHAUSTED: OverloadedError,
     Code.ABORTED: ConflictError,
     Code.UNAVAILABLE: UnavailableError,
+    Code.PERMISSION_DENIED: SignatureError,
+    Code.FAILED_PRECONDITION: ProofError,
+    Code.ALREADY_EXISTS: EquivocationError,
 }
 assert set(_ERROR_FOR_CODE.values()) <= set(STATUS_TABLE) and set(_ERROR_FOR_CODE) == set(STATUS_TABLE.values())
 

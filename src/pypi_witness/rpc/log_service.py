@@ -71,14 +71,25 @@ def _parse(message_type: type[Message], raw: bytes) -> Any:
 class LogServicer:
     """Serves ``log`` read-only under ``limits``; trio handlers run through ``bridge``.
 
+    ``witnessed(note)`` gives a checkpoint note with the peers' cosignatures
+    of it appended; every answer carries the note through it.
+
     ``handler()`` gives the gRPC handler to add to a server. The servicer
     holds no tasks; the trio run behind ``bridge`` must outlive the server.
     """
 
     def __init__(
-        self, log: Log, limits: LimitsConfig, bridge: ServerBridge, *, tagger: ClientTagger | None = None
+        self,
+        log: Log,
+        limits: LimitsConfig,
+        bridge: ServerBridge,
+        *,
+        tagger: ClientTagger | None = None,
+        witnessed: Callable[[bytes], bytes] | None = None,
     ) -> None:
         self._log = log
+        # The checkpoint note as served: with the cosignature lines the node holds for it.
+        self._witnessed = witnessed if witnessed is not None else (lambda note: note)
         self._limits = limits
         self._bridge = bridge
         self._tagger = tagger if tagger is not None else ClientTagger()
@@ -177,11 +188,11 @@ class LogServicer:
         return signed
 
     def get_checkpoint(self, request: pb.GetCheckpointRequest) -> pb.GetCheckpointResponse:
-        """The stored note verbatim. StoreError if the log has none."""
+        """The stored note with the cosignatures held for it. StoreError if the log has none."""
         note = self._log.store.checkpoint()
         if note is None:
             raise StoreError("the log has no signed checkpoint yet")
-        return pb.GetCheckpointResponse(checkpoint=note)
+        return pb.GetCheckpointResponse(checkpoint=self._witnessed(note))
 
     def get_entries(self, request: pb.GetEntriesRequest) -> pb.GetEntriesResponse:
         """Leaves from ``start``: at most ``max_entries_per_page`` and what fits in a message.
@@ -258,7 +269,7 @@ class LogServicer:
             logger.debug("LookupFilenames cancelled after %d of %d filenames", len(results), len(filenames))
             raise
         assert signed is not None
-        return pb.LookupFilenamesResponse(checkpoint=signed.note, results=results)
+        return pb.LookupFilenamesResponse(checkpoint=self._witnessed(signed.note), results=results)
 
     async def lookup_filename(self, request: pb.LookupFilenameRequest) -> pb.LookupFilenameResponse:
         """One filename's entries, proven against the latest checkpoint.
@@ -273,4 +284,6 @@ class LogServicer:
         )
         if not result.entries:
             raise NotFoundError(f"{request.filename} is not in the log (checked up to size {signed.checkpoint.size})")
-        return pb.LookupFilenameResponse(checkpoint=signed.note, entries=result.entries, conflicts=result.conflicts)
+        return pb.LookupFilenameResponse(
+            checkpoint=self._witnessed(signed.note), entries=result.entries, conflicts=result.conflicts
+        )

@@ -1,10 +1,11 @@
 """``run_node``: one nursery owning everything a node runs.
 
 A node runs: the log's one writer (runtime.writer), the gRPC server
-(LogService, standard health checking, server reflection), a task keeping
-the health status current and, when ``[index]`` names a URL, the index
-follower (ingest.follower). ``sources`` is where other tasks that append to the
-log plug in.
+(LogService, WitnessService, standard health checking, server reflection),
+a task keeping the health status current, one task per peer pushing the
+log's checkpoints to it for cosigning (runtime.witnessing) and, when
+``[index]`` names a URL, the index follower (ingest.follower). ``sources`` is
+where other tasks that append to the log plug in.
 
 Stopping (``run_node`` cancelled), in this order within the one nursery:
 health turns NOT_SERVING and the server accepts no new calls; calls in flight
@@ -34,7 +35,11 @@ from pypi_witness.rpc.log_service import SERVICE_NAME as LOG_SERVICE_NAME
 from pypi_witness.rpc.log_service import LogServicer
 from pypi_witness.ingest.follower import Follower
 from pypi_witness.runtime.follow import LogSink
+from pypi_witness.rpc.witness_service import SERVICE_NAME as WITNESS_SERVICE_NAME
+from pypi_witness.rpc.witness_service import WitnessServicer
+from pypi_witness.runtime.witnessing import Cosignatures, open_node_witness, push_to_peer
 from pypi_witness.runtime.writer import LogWriter
+from pypi_witness.witness import Witness
 
 logger = logging.getLogger("pypi_witness.runtime")
 
@@ -95,18 +100,25 @@ async def serve_grpc(
     log: Log,
     health_servicer: health.HealthServicer,
     *,
+    witness: Witness | None = None,
+    witnessed: Callable[[bytes], bytes] | None = None,
     task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run the gRPC server until cancelled; report the bound ``host:port``; stop gracefully.
 
-    Raises ConfigError if the listen address cannot be bound.
+    With ``witness``, WitnessService is served too; ``witnessed`` adds the
+    cosignatures held to the checkpoints LogService serves. Raises
+    ConfigError if the listen address cannot be bound.
     """
     limits = config.limits
-    servicer = LogServicer(log, limits, ServerBridge(trio.lowlevel.current_trio_token()))
+    servicer = LogServicer(log, limits, ServerBridge(trio.lowlevel.current_trio_token()), witnessed=witnessed)
+    handlers = [servicer.handler()]
+    if witness is not None:
+        handlers.append(WitnessServicer(witness).handler())
     executor = ThreadPoolExecutor(max_workers=limits.grpc_workers, thread_name_prefix="grpc-worker")
     server = grpc.server(
         executor,
-        handlers=[servicer.handler()],
+        handlers=handlers,
         maximum_concurrent_rpcs=limits.max_concurrent_rpcs,
         options=[
             ("grpc.max_send_message_length", limits.max_message_bytes),
@@ -117,7 +129,8 @@ async def serve_grpc(
         ],
     )
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection((LOG_SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
+    services = (LOG_SERVICE_NAME, WITNESS_SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME)
+    reflection.enable_server_reflection(services, server)
     try:
         port = server.add_insecure_port(config.node.listen)
     except RuntimeError as e:
@@ -146,14 +159,21 @@ async def run_node(
 ) -> None:
     """Run a node until cancelled; report the address it serves on (``host:port``) when ready.
 
-    Opens (or creates: ``open_node_log``) the log, signs a checkpoint for its
-    durable size, serves it, and runs each of ``sources`` with the node's
-    writer. Cancelling stops everything as the module docstring says and
+    Opens (or creates: ``open_node_log``) the log and the node's witness
+    (``runtime.witnessing.open_node_witness``: creating its key if missing),
+    signs a checkpoint for its durable size, serves it and add-checkpoint for
+    the peers' logs, pushes its checkpoints to the peers with an address, and
+    runs each of ``sources`` with the node's writer. Cancelling stops everything as the module docstring says and
     returns once the store is closed. Raises, before reporting ready,
     ConfigError or StoreError if the log cannot be opened or the address not
     bound; afterwards, whatever a source raises (after the same graceful stop).
     """
     log = open_node_log(config.node)
+    try:
+        witness = open_node_witness(config, log.origin)
+    except BaseException:
+        log.close()
+        raise
     started = False
     try:
         async with trio.open_nursery() as nursery:
@@ -162,11 +182,19 @@ async def run_node(
             signed = await writer.publish()
             health_servicer = health.HealthServicer(experimental_non_blocking=True)
             _set_health(health_servicer, True)
-            address = await nursery.start(serve_grpc, config, log, health_servicer)
+            cosignatures = Cosignatures([peer.name for peer in config.peers])
+            address = await nursery.start(
+                functools.partial(
+                    serve_grpc, config, log, health_servicer, witness=witness, witnessed=cosignatures.witnessed
+                )
+            )
             nursery.start_soon(_watch_health, log, health_servicer)
             if config.index.url:
                 follower = Follower(config.index, LogSink(log, writer))
                 await nursery.start(follower.run)
+            for peer in config.peers:
+                if peer.address is not None:
+                    nursery.start_soon(push_to_peer, log, peer, config.witness, cosignatures)
             for source in sources:
                 nursery.start_soon(source, writer)
             logger.info("serving log %s (size %d) on %s", log.origin, signed.checkpoint.size, address)
@@ -178,5 +206,6 @@ async def run_node(
             raise group.exceptions[0] from None
         raise
     finally:
+        witness.close()
         log.close()
         logger.info("stopped; log %s closed", log.origin)

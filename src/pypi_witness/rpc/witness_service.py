@@ -1,0 +1,75 @@
+"""The WitnessService servicer (proto/pypi_witness/v1/witness.proto): add-checkpoint over gRPC.
+
+``AddCheckpoint`` runs whole in the gRPC worker thread, like LogService's
+bounded calls: its work (one Ed25519 verification, a consistency proof of a
+few hashes, one LMDB compare-and-swap with its fsync, one Ed25519 signature)
+is about a millisecond, less than a hop into trio and back would add, and it
+needs nothing from trio: ``Witness`` is thread-safe and the state store
+serialises its writes. The deadline is checked before the work starts.
+
+Every refusal becomes its status through ``rpc.errors`` (the table there and
+in the .proto); the size last cosigned travels as trailing metadata
+``known-size`` with ABORTED.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import grpc
+from google.protobuf.message import DecodeError
+
+from pypi_witness.core.witness import WitnessRequest, format_cosignature_line
+from pypi_witness.errors import MalformedError
+from pypi_witness.rpc.errors import ClientTagger, report
+from pypi_witness.rpc.gen.v1 import witness_pb2 as pb
+from pypi_witness.witness import Witness
+
+logger = logging.getLogger("pypi_witness.rpc")
+
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["WitnessService"].full_name
+
+
+class WitnessServicer:
+    """Serves ``witness``'s add-checkpoint. ``handler()`` gives the gRPC handler to add to a server."""
+
+    def __init__(self, witness: Witness, *, tagger: ClientTagger | None = None) -> None:
+        self._witness = witness
+        self._tagger = tagger if tagger is not None else ClientTagger()
+
+    def handler(self) -> grpc.GenericRpcHandler:
+        """The generic handler serving every WitnessService method."""
+        declared = {m.name for m in pb.DESCRIPTOR.services_by_name["WitnessService"].methods}
+        assert declared == {"AddCheckpoint"}, f"WitnessService methods not served: {declared}"
+        return grpc.method_handlers_generic_handler(
+            SERVICE_NAME,
+            {
+                "AddCheckpoint": grpc.unary_unary_rpc_method_handler(
+                    self._add_checkpoint, request_deserializer=None, response_serializer=lambda m: m.SerializeToString()
+                )
+            },
+        )
+
+    def _add_checkpoint(self, raw: bytes, context: grpc.ServicerContext) -> pb.AddCheckpointResponse:
+        remaining = context.time_remaining()
+        if remaining is not None and remaining <= 0:
+            context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "deadline exceeded")
+        try:
+            try:
+                request = pb.AddCheckpointRequest.FromString(raw)
+            except DecodeError as e:
+                raise MalformedError(f"the request does not parse: {e}") from None
+            return pb.AddCheckpointResponse(cosignatures=self.add_checkpoint(request))
+        except Exception as e:  # every failure becomes a status
+            status = report(e, "AddCheckpoint", self._tagger.tag(context.peer()))
+            if status.trailing_metadata:
+                context.set_trailing_metadata(status.trailing_metadata)
+            context.abort(status.code, status.message)
+            raise  # unreachable: abort raised
+
+    def add_checkpoint(self, request: pb.AddCheckpointRequest) -> bytes:
+        """The cosignature line for ``request``; raises what ``Witness.add_checkpoint`` raises."""
+        cosignature = self._witness.add_checkpoint(
+            WitnessRequest(request.old_size, tuple(request.proof), request.checkpoint)
+        )
+        return format_cosignature_line(cosignature)

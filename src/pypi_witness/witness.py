@@ -1,0 +1,163 @@
+"""This node as a witness of other logs: its cosigning key, its state, and add-checkpoint.
+
+A data directory holds, next to the log (see ``pypi_witness.log``)::
+
+    witness/        the LMDB witness state (store.witness_state)
+    witness.key     the witness's private key (type 0x04, cosignature/v1), mode 0600
+    witness.vkey    the witness's verifier key (public): give it to the logs it cosigns
+
+``Witness.add_checkpoint`` is C2SP tlog-witness's add-checkpoint: the checks of
+``core.witness`` against the stored state, the new state stored by
+compare-and-swap (durable before the answer), then a cosignature.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+from pypi_witness.core.cosignature import Cosignature, cosign
+from pypi_witness.core.note import ALG_COSIGNATURE_V1, Signer, Verifier
+from pypi_witness.core.witness import WitnessRequest, check_request, decide
+from pypi_witness.errors import ConfigError, ConflictError, NoteError
+from pypi_witness.keys import generate_signer, read_signer, write_private_key, write_verifier_key
+from pypi_witness.store.witness_state import WitnessStateStore
+
+STATE_DIR = "witness"
+PRIVATE_KEY_FILE = "witness.key"
+VERIFIER_KEY_FILE = "witness.vkey"
+# A request whose compare-and-swap lost a race is decided again against the
+# state that won, this many times at most; then its ConflictError is the answer.
+MAX_SWAP_ATTEMPTS = 3
+
+
+def default_witness_name(origin: str) -> str:
+    """The witness key's name when none is configured: ``<origin>/witness``."""
+    return f"{origin}/witness"
+
+
+def new_witness_signer(name: str) -> Signer:
+    """A new cosigning key (type 0x04) named ``name``. ConfigError if ``name`` cannot name a key."""
+    try:
+        return generate_signer(name, ALG_COSIGNATURE_V1)
+    except NoteError as e:
+        raise ConfigError(f"witness name {name!r} cannot name a key: {e}") from None
+
+
+def write_witness_key(data_dir: Path, signer: Signer) -> None:
+    """Write ``witness.key`` (mode 0600) and ``witness.vkey`` in ``data_dir``.
+
+    Raises ConfigError if either file exists already or cannot be written.
+    """
+    for file in (PRIVATE_KEY_FILE, VERIFIER_KEY_FILE):
+        if (data_dir / file).exists():
+            raise ConfigError(f"{data_dir / file} already exists; refusing to overwrite a witness key")
+    write_private_key(data_dir / PRIVATE_KEY_FILE, signer)
+    write_verifier_key(data_dir / VERIFIER_KEY_FILE, signer.verifier())
+
+
+def init_witness_key(data_dir: Path, name: str) -> Signer:
+    """Create a witness key named ``name`` in ``data_dir`` (``write_witness_key``); return it.
+
+    Raises ConfigError as ``new_witness_signer`` and ``write_witness_key`` do.
+    """
+    signer = new_witness_signer(name)
+    write_witness_key(data_dir, signer)
+    return signer
+
+
+def read_witness_key(path: Path, name: str | None = None) -> Signer:
+    """The cosigning key in ``path``; if ``name`` is given, the key must have it.
+
+    Raises ConfigError as ``keys.read_signer`` does, or if the key is not a
+    cosigner key (type 0x04) or has another name.
+    """
+    signer = read_signer(path)
+    if signer.alg != ALG_COSIGNATURE_V1:
+        raise ConfigError(f"{path} holds a key of type 0x{signer.alg:02x}, not a witness (cosigner, 0x04) key")
+    if name is not None and signer.name != name:
+        raise ConfigError(f"{path} holds the witness key {signer.name!r}, not {name!r}")
+    return signer
+
+
+class Witness:
+    """Cosigns the logs in ``logs`` (origin -> trusted keys) with ``signer``, remembering in ``state``.
+
+    ``clock`` gives the cosignature's timestamp (POSIX seconds). Thread-safe:
+    every method may run in any thread at once (the state store serialises
+    the writes).
+    """
+
+    def __init__(
+        self,
+        state: WitnessStateStore,
+        signer: Signer,
+        logs: Mapping[str, Sequence[Verifier]],
+        *,
+        clock: Callable[[], int] = lambda: int(time.time()),
+    ) -> None:
+        if signer.alg != ALG_COSIGNATURE_V1:
+            raise ConfigError(f"witness key {signer.name!r} is not a cosigner key (type 0x04)")
+        self.state = state
+        self.signer = signer
+        self.logs = {origin: tuple(keys) for origin, keys in logs.items()}
+        self._clock = clock
+
+    @property
+    def verifier(self) -> Verifier:
+        return self.signer.verifier()
+
+    def add_checkpoint(self, request: WitnessRequest) -> Cosignature:
+        """Check ``request`` (core.witness rules 0-9), store the new state, and cosign.
+
+        Returns the cosignature, after the new state is durable. Raises what
+        ``core.witness.check_request`` and ``decide`` raise (a ConflictError
+        carries the size last cosigned), and StoreError if the state cannot be
+        read or written. Nothing is stored when a check fails.
+        """
+        checked = check_request(self.logs, request)
+        origin = checked.checkpoint.origin
+        for attempt in range(MAX_SWAP_ATTEMPTS):
+            known = self.state.get(origin)
+            new = decide(checked, known)
+            if new == known:
+                break  # the same checkpoint again: nothing to store
+            try:
+                self.state.compare_and_swap(origin, known, new)
+                break
+            except ConflictError:
+                if attempt == MAX_SWAP_ATTEMPTS - 1:
+                    raise
+                # Another request changed the state since it was read: decide again against it.
+        return cosign(checked.checkpoint, self.signer, self._clock())
+
+    def close(self) -> None:
+        self.state.close()
+
+
+def open_witness(
+    data_dir: Path,
+    logs: Mapping[str, Sequence[Verifier]],
+    *,
+    key_path: Path | None = None,
+    name: str | None = None,
+    create_name: str | None = None,
+    clock: Callable[[], int] | None = None,
+) -> Witness:
+    """Open the witness in ``data_dir`` (its key, its state).
+
+    ``key_path`` is the private key (default ``witness.key`` in ``data_dir``);
+    ``name``, if given, must be the key's name. If the default key file does
+    not exist and ``create_name`` is given, a key of that name is created
+    (``init_witness_key``). Raises ConfigError for a missing, unreadable or
+    wrong key, StoreError if the state cannot be opened.
+    """
+    path = key_path or data_dir / PRIVATE_KEY_FILE
+    if key_path is None and not path.exists() and create_name is not None:
+        signer = init_witness_key(data_dir, create_name)
+    else:
+        signer = read_witness_key(path, name)
+    state = WitnessStateStore(data_dir / STATE_DIR)
+    kwargs = {} if clock is None else {"clock": clock}
+    return Witness(state, signer, logs, **kwargs)
