@@ -48,7 +48,9 @@ from pypi_witness.errors import MalformedError, NoteError, NotFoundError, OutOfR
 from pypi_witness.log import Log
 from pypi_witness.rpc import convert
 from pypi_witness.rpc.bridge import CallEnded, ServerBridge
-from pypi_witness.rpc.errors import ClientTagger, report
+from pypi_witness.privacy.identity import ClientIdentifier
+from pypi_witness.privacy.period_keys import PeriodKeys
+from pypi_witness.rpc.errors import report
 from pypi_witness.rpc.gen.v1 import log_pb2 as pb
 
 logger = logging.getLogger("pypi_witness.rpc")
@@ -71,17 +73,24 @@ def _parse(message_type: type[Message], raw: bytes) -> Any:
 class LogServicer:
     """Serves ``log`` read-only under ``limits``; trio handlers run through ``bridge``.
 
+    Log lines name a client by ``identifier`` (default: keys held in memory only).
+
     ``handler()`` gives the gRPC handler to add to a server. The servicer
     holds no tasks; the trio run behind ``bridge`` must outlive the server.
     """
 
     def __init__(
-        self, log: Log, limits: LimitsConfig, bridge: ServerBridge, *, tagger: ClientTagger | None = None
+        self,
+        log: Log,
+        limits: LimitsConfig,
+        bridge: ServerBridge,
+        *,
+        identifier: ClientIdentifier | None = None,
     ) -> None:
         self._log = log
         self._limits = limits
         self._bridge = bridge
-        self._tagger = tagger if tagger is not None else ClientTagger()
+        self._identifier = identifier if identifier is not None else ClientIdentifier(PeriodKeys(7 * 24 * 3600))
         self._lookup_threads = trio.CapacityLimiter(limits.lookup_threads)
         self._cached: SignedCheckpoint | None = None
 
@@ -117,9 +126,9 @@ class LogServicer:
         """Answer ``error`` as a status (rpc.errors); context.abort raises to end the call."""
         if isinstance(error, CallEnded):
             code = grpc.StatusCode.DEADLINE_EXCEEDED if error.deadline_exceeded else grpc.StatusCode.CANCELLED
-            logger.debug("client %s %s: %s", self._tagger.tag(context.peer()), method, error)
+            logger.debug("client %s %s: %s", self._identifier.tag(context), method, error)
             context.abort(code, str(error))
-        status = report(error, method, self._tagger.tag(context.peer()))
+        status = report(error, method, self._identifier.tag(context))
         if status.trailing_metadata:
             context.set_trailing_metadata(status.trailing_metadata)
         context.abort(status.code, status.message)

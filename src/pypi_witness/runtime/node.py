@@ -1,16 +1,18 @@
 """``run_node``: one nursery owning everything a node runs.
 
 For now a node runs: the log's one writer (runtime.writer), the gRPC server
-(LogService, standard health checking, server reflection) and a task keeping
-the health status current. Later work adds the index follower and gossip to
+(LogService, standard health checking, server reflection) behind the privacy
+gate (runtime.privacy: client hashing, rate limits, access events), the
+privacy task (writes and purges access events, rotates keys) and a task
+keeping the health status current. Later work adds the index follower and gossip to
 the same nursery; ``sources`` is where tasks that append to the log plug in.
 
 Stopping (``run_node`` cancelled), in this order within the one nursery:
 health turns NOT_SERVING and the server accepts no new calls; calls in flight
 get ``stop_grace_seconds`` to finish and are then cancelled (their trio
 handlers see the cancellation); the writer lets a running write commit or roll
-back whole, refuses queued ones and signs the durable size; then the store is
-closed. Acknowledged appends are never lost.
+back whole, refuses queued ones and signs the durable size; then the access
+events counted are written and the stores are closed. Acknowledged appends are never lost.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from pypi_witness.log import STORE_DIR, Log, init_log, open_log
 from pypi_witness.rpc.bridge import ServerBridge
 from pypi_witness.rpc.log_service import SERVICE_NAME as LOG_SERVICE_NAME
 from pypi_witness.rpc.log_service import LogServicer
+from pypi_witness.runtime.privacy import NodePrivacy
 from pypi_witness.runtime.writer import LogWriter
 
 logger = logging.getLogger("pypi_witness.runtime")
@@ -91,19 +94,23 @@ async def serve_grpc(
     config: Config,
     log: Log,
     health_servicer: health.HealthServicer,
+    privacy: NodePrivacy | None = None,
     *,
     task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run the gRPC server until cancelled; report the bound ``host:port``; stop gracefully.
 
-    Raises ConfigError if the listen address cannot be bound.
+    Every call passes ``privacy.gate`` first (none: no gate). Raises
+    ConfigError if the listen address cannot be bound.
     """
     limits = config.limits
-    servicer = LogServicer(log, limits, ServerBridge(trio.lowlevel.current_trio_token()))
+    identifier = privacy.identifier if privacy is not None else None
+    servicer = LogServicer(log, limits, ServerBridge(trio.lowlevel.current_trio_token()), identifier=identifier)
     executor = ThreadPoolExecutor(max_workers=limits.grpc_workers, thread_name_prefix="grpc-worker")
     server = grpc.server(
         executor,
         handlers=[servicer.handler()],
+        interceptors=[privacy.gate] if privacy is not None else None,
         maximum_concurrent_rpcs=limits.max_concurrent_rpcs,
         options=[
             ("grpc.max_send_message_length", limits.max_message_bytes),
@@ -151,6 +158,11 @@ async def run_node(
     bound; afterwards, whatever a source raises (after the same graceful stop).
     """
     log = open_node_log(config.node)
+    try:
+        privacy = NodePrivacy(config.privacy, config.node.data_dir)
+    except BaseException:
+        log.close()
+        raise
     started = False
     try:
         async with trio.open_nursery() as nursery:
@@ -159,7 +171,8 @@ async def run_node(
             signed = await writer.publish()
             health_servicer = health.HealthServicer(experimental_non_blocking=True)
             _set_health(health_servicer, True)
-            address = await nursery.start(serve_grpc, config, log, health_servicer)
+            await nursery.start(privacy.run)
+            address = await nursery.start(serve_grpc, config, log, health_servicer, privacy)
             nursery.start_soon(_watch_health, log, health_servicer)
             for source in sources:
                 nursery.start_soon(source, writer)
@@ -172,5 +185,8 @@ async def run_node(
             raise group.exceptions[0] from None
         raise
     finally:
-        log.close()
+        try:
+            privacy.close()
+        finally:
+            log.close()
         logger.info("stopped; log %s closed", log.origin)
