@@ -231,6 +231,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return serve_main(args.config)
 
 
+def cmd_privacy(args: argparse.Namespace) -> int:
+    from pypi_witness.privacy.report import format_summary, privacy_summary
+
+    summary = privacy_summary(args.data)
+    _emit(args, format_summary(summary), summary)
+    return EXIT_OK
+
+
 # --- query ----------------------------------------------------------------------
 
 
@@ -461,6 +469,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="run a node: serve the log over gRPC")
     p.add_argument("--config", type=Path, required=True, metavar="FILE", help="the node's TOML configuration")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("privacy", help="what the node stores about clients")
+    p.set_defaults(func=cmd_privacy)
+    psub = p.add_subparsers(dest="privacy_command", required=True, parser_class=_Parser)
+    psub.add_parser("report", parents=[common, data], help="counts, oldest record age and key period; never the key")
 
     node = argparse.ArgumentParser(add_help=False)
     node.add_argument("--node", required=True, metavar="HOST:PORT", help="the node to ask")

@@ -143,11 +143,13 @@ class AccessEvents:
         removed = 0
         with self._env.begin(write=True) as txn:
             cursor = txn.cursor(db=self._events)
-            if cursor.first():
-                while cursor.key()[:8] <= limit:
-                    removed += 1
-                    if not cursor.delete():  # moves to the next record; False at the end
-                        break
+            cursor.first()
+            while True:
+                key = cursor.key()  # b"" once past the last record
+                if not key or key[:8] > limit:
+                    break
+                cursor.delete()  # and moves to the next record
+                removed += 1
         return removed
 
     def records(self) -> list[dict[str, Any]]:
