@@ -190,20 +190,23 @@ async def drive(node: str, addresses: list[str], requests: int, filenames: list[
     return outcomes
 
 
-def run_scan(root: Path, n_addresses: int, requests: int, seed: int, *, rate: float = 50.0, burst: float = 20.0) -> dict:
+def run_scan(
+    root: Path, n_addresses: int, requests: int, seed: int, *, rate: float = 50.0, burst: float = 20.0
+) -> dict:
     """The whole check in ``root``; returns ``{"hits", "identities", "outcomes", "report", "addresses"}``."""
-    from pypi_witness.log import init_log
-    from pypi_witness.ingest.importer import import_jsonl
     from importlib import resources
 
+    from pypi_witness.ingest.importer import import_jsonl
+    from pypi_witness.log import init_log
+
     data, keys = root / "data", root / "keys"
+    sample = resources.files("pypi_witness") / "data" / "sample_records.jsonl"
     log = init_log(data, "scan.example/log")
     try:
-        with (resources.files("pypi_witness") / "data" / "sample_records.jsonl").open("rb") as f:
+        with sample.open("rb") as f:
             import_jsonl(log, f)
         size = log.store.size()
-        filenames = [json.loads(line)["filename"] for line in
-                     (resources.files("pypi_witness") / "data" / "sample_records.jsonl").read_text().splitlines()]  # fmt: skip
+        filenames = [json.loads(line)["filename"] for line in sample.read_text().splitlines()]
     finally:
         log.close()
     config = write_config(root, data, keys, rate, burst)
@@ -257,7 +260,8 @@ def main() -> int:
     finally:
         if args.dir is None:
             shutil.rmtree(root)
-    print(f"calls: {sum(result['outcomes'].values())} ({', '.join(f'{k} {v}' for k, v in sorted(result['outcomes'].items()))})")
+    outcomes = ", ".join(f"{k} {v}" for k, v in sorted(result["outcomes"].items()))
+    print(f"calls: {sum(result['outcomes'].values())} ({outcomes})")
     print(f"distinct addresses: {len(result['addresses'])}; identities in the access events: {result['identities']}")
     print(f"scanned {result['files']} files and streams, {result['bytes']:,} bytes, "
           f"{len(result['addresses']) * len(address_forms(result['addresses'][0]))} address forms")  # fmt: skip

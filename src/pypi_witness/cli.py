@@ -473,7 +473,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("privacy", help="what the node stores about clients")
     p.set_defaults(func=cmd_privacy)
     psub = p.add_subparsers(dest="privacy_command", required=True, parser_class=_Parser)
-    psub.add_parser("report", parents=[common, data], help="counts, oldest record age and key period; never the key")
+    psub.add_parser("report", parents=[common, data], help="counts, oldest record's age, key period; never a key")
 
     node = argparse.ArgumentParser(add_help=False)
     node.add_argument("--node", required=True, metavar="HOST:PORT", help="the node to ask")

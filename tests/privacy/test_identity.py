@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import ipaddress
 
 import pytest
@@ -123,3 +124,10 @@ def test_peer_identities_are_named_by_key():
     peer = Identity.peer("witness.example.org")
     assert peer.is_peer and peer.name == "peer:witness.example.org"
     assert not Identity("c:00").is_peer
+
+
+def test_the_client_id_is_hmac_sha256_of_the_address_cut_to_16_bytes():
+    keys = PeriodKeys(DAY, random=lambda n: b"\x07" * n)
+    ident = ClientIdentifier(keys, clock=Clock(0))
+    expected = hmac.digest(b"\x07" * 32, b"4" + bytes([192, 0, 2, 10]), "sha256")[:16].hex()
+    assert ident.hash_peer("ipv4:192.0.2.10:80").name == "c:" + expected

@@ -103,9 +103,7 @@ class AccessEvents:
                 raise StoreError(f"no access events are stored in {directory}")
             if not readonly:
                 directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-            self._env = lmdb.open(
-                str(directory), map_size=MAP_SIZE, max_dbs=2, subdir=True, readonly=readonly
-            )
+            self._env = lmdb.open(str(directory), map_size=MAP_SIZE, max_dbs=2, subdir=True, readonly=readonly)
             self._events = self._env.open_db(b"events", create=not readonly)
             self._meta = self._env.open_db(b"meta", create=not readonly)
         except lmdb.Error as e:

@@ -117,7 +117,7 @@ class PeriodKeys:
         if path.stat().st_mode & 0o077:
             raise ConfigError(f"privacy.key_dir: {path} is readable by other users; make it mode 0600")
         text = path.read_text(errors="replace").strip()
-        if not re.fullmatch(r"[0-9a-f]{%d}" % (2 * KEY_BYTES), text):
+        if not re.fullmatch(f"[0-9a-f]{{{2 * KEY_BYTES}}}", text):
             raise ConfigError(f"privacy.key_dir: {path} does not hold a key ({2 * KEY_BYTES} hex digits)")
         return bytes.fromhex(text)
 
@@ -131,7 +131,9 @@ class PeriodKeys:
                     _destroy(Path(entry.path))
             self._sync_dir()
         except OSError as e:
-            raise ConfigError(f"privacy.key_dir: cannot destroy an old key in {self.key_dir}: {e.strerror or e}") from None
+            raise ConfigError(
+                f"privacy.key_dir: cannot destroy an old key in {self.key_dir}: {e.strerror or e}"
+            ) from None
 
     def _sync_dir(self) -> None:
         assert self.key_dir is not None

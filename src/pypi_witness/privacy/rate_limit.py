@@ -3,10 +3,10 @@
 Each identity has a bucket of at most ``burst`` tokens that refills at
 ``rate`` tokens a second; a call costs its method's tokens (``gate``). A new
 identity starts with a full bucket. The table keeps at most ``max_entries``
-buckets and drops the least recently used one to make room: an identity
-idle long enough to be dropped has usually refilled anyway, and dropping an
-active one only ever gives it a full bucket, so the bound costs accuracy
-for the busiest ``max_entries`` clients never, and for the rest rarely.
+buckets and drops the least recently used one to make room (an LRU, so
+memory is bounded however many identities a flood brings). An identity idle
+long enough to be dropped has usually refilled anyway; the bound's only
+error is that a dropped identity comes back with a full bucket.
 
 ``RateLimiter`` holds two such tables: one for clients, one for peer
 witnesses (``peer:<key name>``), so that no number of clients can use up,

@@ -44,12 +44,19 @@ from google.protobuf.message import DecodeError, Message
 
 from pypi_witness.config import LimitsConfig
 from pypi_witness.core.checkpoint import SignedCheckpoint, open_checkpoint
-from pypi_witness.errors import MalformedError, NoteError, NotFoundError, OutOfRangeError, SignatureError, StoreError
+from pypi_witness.errors import (
+    MalformedError,
+    NoteError,
+    NotFoundError,
+    OutOfRangeError,
+    SignatureError,
+    StoreError,
+)
 from pypi_witness.log import Log
-from pypi_witness.rpc import convert
-from pypi_witness.rpc.bridge import CallEnded, ServerBridge
 from pypi_witness.privacy.identity import ClientIdentifier
 from pypi_witness.privacy.period_keys import PeriodKeys
+from pypi_witness.rpc import convert
+from pypi_witness.rpc.bridge import CallEnded, ServerBridge
 from pypi_witness.rpc.errors import report
 from pypi_witness.rpc.gen.v1 import log_pb2 as pb
 
