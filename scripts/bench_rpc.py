@@ -35,9 +35,10 @@ rate limit costs: it starts three nodes on the same log, *nogate* (no
 privacy gate at all, patched into the node process by this script),
 *gate* (the gate without a rate limit: ``rate_limit = false``) and *limit*
 (the node as shipped, with limits too high to refuse anything), and runs
-``GetInclusionProof`` phases against them interleaved (nogate gate limit,
-repeated ROUNDS times, in one client process); it prints the median
-calls/s of each and the rate limit's cost, ``1 - limit / gate``.
+``GetInclusionProof`` phases against them interleaved (ROUNDS rounds of
+one phase each, the order rotating every round, in one client process); it
+prints the median calls/s and node CPU per call of each, and the rate
+limit's cost, ``1 - limit / gate``.
 
 Usage::
 
@@ -255,8 +256,11 @@ def compare_client(nodes: dict[str, list], size: int, seconds: float, concurrenc
         clients = {name: LogClient(address) for name, (address, _) in nodes.items()}
         for client in clients.values():
             await phase(client, 1.0, 0)  # warm-up
+        names = list(clients)
         for r in range(rounds):
-            for name, client in clients.items():
+            # Each node goes first, second and third in turn: no node always follows the same one.
+            for name in names[r % len(names) :] + names[: r % len(names)]:
+                client = clients[name]
                 cpu0 = cpu_seconds(nodes[name][1])
                 calls = await phase(client, seconds, r)
                 out[name]["rate"].append(calls / seconds)
@@ -321,7 +325,7 @@ def report_comparison(n: int, results: dict[str, dict[str, list[float]]]) -> Non
     rate = {name: statistics.median(r["rate"]) for name, r in results.items()}
     cpu = {name: statistics.median(r["cpu_us"]) for name, r in results.items()}
     rounds = len(results["gate"]["rate"])
-    print(f"\n== {n:,} leaves: GetInclusionProof, {rounds} interleaved rounds (nogate gate limit, ...)")
+    print(f"\n== {n:,} leaves: GetInclusionProof, {rounds} interleaved rounds, order rotating")
     for name, r in results.items():
         print(
             f"{name:8s} median {rate[name]:7.0f} calls/s, node CPU {cpu[name]:5.0f} µs/call"

@@ -3,7 +3,7 @@
 1. Builds a log of the bundled sample in a scratch directory and starts a
    node process on it (``serve_main``, as ``pypi-witness serve`` runs it),
    logging at DEBUG to a captured standard error, with keys in a key
-   directory outside the data directory and a rate limit low enough that
+   directory outside the data directory and a rate limit low enough (5/s, burst 20) that
    some calls are refused.
 2. Sends ``--requests`` calls from ``--addresses`` distinct client
    addresses in 127.0.0.0/8 (127.x.y.z with x, y, z drawn from a seeded
@@ -45,6 +45,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import grpc
 import trio
 
 NODE_CODE = """
@@ -141,6 +142,7 @@ async def drive(node: str, addresses: list[str], requests: int, filenames: list[
     from pypi_witness.errors import NotFoundError, OutOfRangeError, OverloadedError
     from pypi_witness.rpc.bridge import call_unary
     from pypi_witness.rpc.client import LogClient
+    from pypi_witness.rpc.errors import error_from_status
     from pypi_witness.rpc.gen.v1 import log_pb2 as pb
 
     host, _, port = node.rpartition(":")
@@ -167,7 +169,10 @@ async def drive(node: str, addresses: list[str], requests: int, filenames: list[
                     else:
                         metadata = (("x-witness-proxy-token", "wrong"), ("x-witness-client", "someone"),
                                     ("x-witness-country", "DE"))  # fmt: skip
-                        await call_unary(c._stub.GetCheckpoint, pb.GetCheckpointRequest(), metadata=metadata)
+                        try:
+                            await call_unary(c._stub.GetCheckpoint, pb.GetCheckpointRequest(), metadata=metadata)
+                        except grpc.RpcError as e:
+                            raise error_from_status(e.code(), e.details(), e.trailing_metadata()) from None
                     outcomes["ok"] = outcomes.get("ok", 0) + 1
                 except (NotFoundError, OutOfRangeError):
                     outcomes["expected error"] = outcomes.get("expected error", 0) + 1
@@ -191,7 +196,7 @@ async def drive(node: str, addresses: list[str], requests: int, filenames: list[
 
 
 def run_scan(
-    root: Path, n_addresses: int, requests: int, seed: int, *, rate: float = 50.0, burst: float = 20.0
+    root: Path, n_addresses: int, requests: int, seed: int, *, rate: float = 5.0, burst: float = 20.0
 ) -> dict:
     """The whole check in ``root``; returns ``{"hits", "identities", "outcomes", "report", "addresses"}``."""
     from importlib import resources
