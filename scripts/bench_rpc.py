@@ -30,10 +30,21 @@ was chosen from: ``worker`` (the node as shipped: in the gRPC worker thread),
 or ``trio-thread`` (a trio handler that runs it in a trio worker thread).
 The alternatives are patched into the node process by this script only.
 
+``--compare-rate-limit ROUNDS`` measures instead what the privacy gate's
+rate limit costs: it starts three nodes on the same log, *nogate* (no
+privacy gate at all, patched into the node process by this script),
+*gate* (the gate without a rate limit: ``rate_limit = false``) and *limit*
+(the node as shipped, with limits too high to refuse anything), and runs
+``GetInclusionProof`` phases against them interleaved (ROUNDS rounds of
+one phase each, the order rotating every round, in one client process); it
+prints the median calls/s and node CPU per call of each, and the rate
+limit's cost, ``1 - limit / gate``.
+
 Usage::
 
     python scripts/bench_rpc.py [--sizes 1000,1000000] [--seconds 5] [--concurrency 32]
                                 [--workers N] [--placement worker] [--cold] [--dir DIR] [--keep]
+                                [--compare-rate-limit ROUNDS]
 
 Needs the package installed (``pip install -e .``) and Linux (/proc).
 """
@@ -46,6 +57,7 @@ import os
 import random
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -81,14 +93,23 @@ def build_log(data: Path, n: int) -> None:
 
 
 def node_main(config: Path, placement: str) -> int:
-    """Run ``serve_main`` with GetInclusionProof's work placed as ``placement``."""
+    """Run ``serve_main`` with GetInclusionProof's work placed as ``placement`` (or ``nogate``)."""
     import trio
 
     from pypi_witness.rpc import log_service
     from pypi_witness.rpc.gen.v1 import log_pb2 as pb
     from pypi_witness.runtime.serve import serve_main
 
-    if placement != "worker":
+    if placement == "nogate":
+        from pypi_witness.runtime import node
+
+        serve_grpc = node.serve_grpc
+
+        async def without_gate(config, log, health_servicer, privacy=None, **kwargs):
+            return await serve_grpc(config, log, health_servicer, None, **kwargs)
+
+        node.serve_grpc = without_gate
+    elif placement != "worker":
         shipped = log_service.LogServicer._direct
 
         def patched(self, method, request_type, work):
@@ -205,6 +226,119 @@ def client_main(address: str, node_pid: int, size: int, seconds: float, concurre
     return 0
 
 
+def compare_client(nodes: dict[str, list], size: int, seconds: float, concurrency: int, rounds: int) -> int:
+    """Proof phases against each node in ``nodes`` (name -> [address, pid]), interleaved.
+
+    Prints JSON: per node, calls/s and the node's CPU µs per call of every round.
+    """
+    import trio
+
+    from pypi_witness.rpc.client import LogClient
+
+    async def phase(client: LogClient, duration: float, seed: int) -> int:
+        calls = 0
+        end = trio.current_time() + duration
+        rng = random.Random(seed)
+
+        async def worker() -> None:
+            nonlocal calls
+            while trio.current_time() < end:
+                await client.inclusion_proof(rng.randrange(size), size)
+                calls += 1
+
+        async with trio.open_nursery() as nursery:
+            for _ in range(concurrency):
+                nursery.start_soon(worker)
+        return calls
+
+    async def main() -> dict[str, dict[str, list[float]]]:
+        out: dict[str, dict[str, list[float]]] = {name: {"rate": [], "cpu_us": []} for name in nodes}
+        clients = {name: LogClient(address) for name, (address, _) in nodes.items()}
+        for client in clients.values():
+            await phase(client, 1.0, 0)  # warm-up
+        names = list(clients)
+        for r in range(rounds):
+            # Each node goes first, second and third in turn: no node always follows the same one.
+            for name in names[r % len(names) :] + names[: r % len(names)]:
+                client = clients[name]
+                cpu0 = cpu_seconds(nodes[name][1])
+                calls = await phase(client, seconds, r)
+                out[name]["rate"].append(calls / seconds)
+                out[name]["cpu_us"].append((cpu_seconds(nodes[name][1]) - cpu0) / calls * 1e6)
+        for client in clients.values():
+            await client.aclose()
+        return out
+
+    print(json.dumps(trio.run(main)))
+    return 0
+
+
+def start_node(config: Path, placement: str) -> tuple[subprocess.Popen, str]:
+    node = subprocess.Popen(
+        [sys.executable, __file__, "node", str(config), "--placement", placement],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    line = node.stdout.readline()
+    if not line.startswith("serving "):
+        node.kill()
+        sys.exit(f"the node did not start: {line!r}")
+    return node, line.rpartition(" on ")[2].strip()
+
+
+def compare_rate_limit(data: Path, n: int, args: argparse.Namespace) -> dict:
+    """Median proofs/s of the nogate, gate and limit nodes (see the module docstring)."""
+    if not args.cold:
+        warm_page_cache(data)
+    base = (
+        f'[node]\ndata_dir = "{data}"\nlisten = "127.0.0.1:0"\n'
+        f"[limits]\ngrpc_workers = {args.workers}\nmax_concurrent_rpcs = {max(128, 4 * args.concurrency)}\n"
+    )
+    variants = {
+        "nogate": ("rate_limit = false", "nogate"),
+        "gate": ("rate_limit = false", "worker"),
+        "limit": ("rate_per_second = 1e9\nrate_burst = 1e9", "worker"),
+    }
+    nodes, addresses = [], {}
+    try:
+        for name, (privacy, placement) in variants.items():
+            config = data.parent / f"node-{n}-{name}.toml"
+            config.write_text(base + f"[privacy]\n{privacy}\n")
+            node, address = start_node(config, placement)
+            nodes.append(node)
+            addresses[name] = [address, node.pid]
+        client = subprocess.run(
+            [sys.executable, __file__, "compare", json.dumps(addresses), "--size", str(n),
+             "--seconds", str(args.seconds), "--concurrency", str(args.concurrency),
+             "--rounds", str(args.compare_rate_limit)],
+            capture_output=True, text=True,
+        )  # fmt: skip
+        if client.returncode != 0:
+            sys.exit(f"the client failed: {client.stderr}")
+        return json.loads(client.stdout)
+    finally:
+        for node in nodes:
+            node.send_signal(signal.SIGTERM)
+            node.wait(30)
+
+
+def report_comparison(n: int, results: dict[str, dict[str, list[float]]]) -> None:
+    rate = {name: statistics.median(r["rate"]) for name, r in results.items()}
+    cpu = {name: statistics.median(r["cpu_us"]) for name, r in results.items()}
+    rounds = len(results["gate"]["rate"])
+    print(f"\n== {n:,} leaves: GetInclusionProof, {rounds} interleaved rounds, order rotating")
+    for name, r in results.items():
+        print(
+            f"{name:8s} median {rate[name]:7.0f} calls/s, node CPU {cpu[name]:5.0f} µs/call"
+            f"   runs {' '.join(f'{v:.0f}' for v in r['rate'])}"
+        )
+    paired = statistics.median(a / b for a, b in zip(results["limit"]["rate"], results["gate"]["rate"], strict=True))
+    print(f"rate limit cost, medians (1 - limit/gate):             {1 - rate['limit'] / rate['gate']:+.1%}")
+    print(f"rate limit cost, median of per-round ratios:           {1 - paired:+.1%}")
+    print(f"rate limit cost in node CPU per call (limit/gate - 1): {cpu['limit'] / cpu['gate'] - 1:+.1%}")
+    print(f"whole gate cost, medians (1 - limit/nogate):           {1 - rate['limit'] / rate['nogate']:+.1%}")
+    print(f"whole gate cost in node CPU per call:                  {cpu['limit'] / cpu['nogate'] - 1:+.1%}")
+
+
 # --- the driver ---------------------------------------------------------------------------
 
 
@@ -285,7 +419,13 @@ def main() -> int:
     sub = parser.add_subparsers(dest="role")
     p = sub.add_parser("node", help=argparse.SUPPRESS)
     p.add_argument("config", type=Path)
-    p.add_argument("--placement", default="worker")
+    p.add_argument("--placement", default="worker")  # or trio, trio-thread, nogate
+    p = sub.add_parser("compare", help=argparse.SUPPRESS)
+    p.add_argument("addresses")
+    p.add_argument("--size", type=int, required=True)
+    p.add_argument("--seconds", type=float, required=True)
+    p.add_argument("--concurrency", type=int, required=True)
+    p.add_argument("--rounds", type=int, required=True)
     p = sub.add_parser("client", help=argparse.SUPPRESS)
     p.add_argument("address")
     p.add_argument("--node-pid", type=int, required=True)
@@ -302,9 +442,13 @@ def main() -> int:
     parser.add_argument("--cold", action="store_true", help="do not read the store into the page cache first")
     parser.add_argument("--dir", type=Path, help="where logs are built and kept (default: a temporary directory)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    parser.add_argument("--compare-rate-limit", type=int, metavar="ROUNDS", help="measure the rate limit's cost")
     args = parser.parse_args()
     if args.role == "node":
         return node_main(args.config, args.placement)
+    if args.role == "compare":
+        addresses = json.loads(args.addresses)
+        return compare_client(addresses, args.size, args.seconds, args.concurrency, args.rounds)
     if args.role == "client":
         return client_main(args.address, args.node_pid, args.size, args.seconds, args.concurrency, args.warmup)
 
@@ -324,9 +468,12 @@ def main() -> int:
         for n in sizes:
             data = scratch / f"log-{n}"
             build_log(data, n)
+            if args.compare_rate_limit:
+                report_comparison(n, compare_rate_limit(data, n, args))
+                continue
             results[n] = bench_size(data, n, args)
             report(n, results[n])
-        if len(sizes) > 1:
+        if len(sizes) > 1 and not args.compare_rate_limit:
             small, large = results[sizes[0]]["memory"]["peak"], results[sizes[-1]]["memory"]["peak"]
             print(
                 f"\nnode peak memory growth {sizes[0]:,} -> {sizes[-1]:,} leaves: "

@@ -270,6 +270,14 @@ def cmd_follow(args: argparse.Namespace) -> int:
     return EXIT_UNVERIFIED if tampering else EXIT_OK
 
 
+def cmd_privacy(args: argparse.Namespace) -> int:
+    from pypi_witness.privacy.report import format_summary, privacy_summary
+
+    summary = privacy_summary(args.data)
+    _emit(args, format_summary(summary), summary)
+    return EXIT_OK
+
+
 # --- query ----------------------------------------------------------------------
 
 
@@ -517,6 +525,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="run a node: serve the log over gRPC")
     p.add_argument("--config", type=Path, required=True, metavar="FILE", help="the node's TOML configuration")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("privacy", help="what the node stores about clients")
+    p.set_defaults(func=cmd_privacy)
+    psub = p.add_subparsers(dest="privacy_command", required=True, parser_class=_Parser)
+    psub.add_parser("report", parents=[common, data], help="counts, oldest record's age, key period; never a key")
 
     node = argparse.ArgumentParser(add_help=False)
     node.add_argument("--node", required=True, metavar="HOST:PORT", help="the node to ask")

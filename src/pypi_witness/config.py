@@ -63,10 +63,30 @@ Keys (README-ready)::
     late_file_days       = 14      # a file added this long after its release is reported (0: off)
     stale_grace_seconds  = 3600.0  # a release 404s this long after its announcement: vanished, not stale
     [policy]     # the quorum policy clients and gossip use: no keys yet
-    [privacy]    # no keys yet. This node never writes a client's IP address to disk or to
-                 # its logs; log lines that must tell clients apart show a keyed hash
-                 # whose key lives only in the process's memory. (gRPC's own debug
-                 # tracing, GRPC_TRACE / GRPC_VERBOSITY=debug, would log peers: leave it off.)
+    [privacy]    # what the node keeps about clients, and how much it lets each one ask
+    key_dir            = ""        # directory for the client-hashing keys, one file per period (mode 0600),
+                                   # outside data_dir (refused inside it). Unset: keys live only in memory
+                                   # (a restart starts a new key). Old period files are deleted.
+    retention_seconds  = 604800    # 7 days: one key period, and how long access events are kept
+    window_seconds     = 3600      # access events count calls per client per window; divides retention
+    flush_seconds      = 5.0       # how often counted access events are written, in one transaction
+    max_pending_events = 100000    # (window, client) pairs held in memory between writes; more are dropped
+    ipv6_prefix        = 64        # an IPv6 client is its first N bits (one /64 is one subscriber)
+    proxy_token_file   = ""        # file holding the token a trusted front proxy sends (x-witness-proxy-token);
+                                   # unset: proxy metadata (x-witness-client, x-witness-country) is ignored
+    rate_limit         = true      # token bucket per hashed client; over-limit calls get RESOURCE_EXHAUSTED
+    rate_per_second    = 100.0     # tokens a client's bucket regains per second
+    rate_burst         = 500.0     # tokens a client's bucket holds (a new client starts full)
+    rate_clients       = 65536     # buckets kept in memory, least recently used dropped first (~150 B each)
+    peer_rate_per_second = 1000.0  # the same for authenticated peer witnesses (identity "peer:<key name>"),
+    peer_burst         = 5000.0    # in their own table, so clients cannot use up or evict a peer's budget
+    rate_peers         = 1024      # peer buckets kept in memory
+    method_costs       = {}        # tokens per call by method name, e.g. {GetEntries = 10}; see
+                                   # privacy.gate.DEFAULT_COSTS for the defaults; other methods cost 1
+
+    The node never writes a client's IP address to disk or to its logs.
+    (gRPC's own debug tracing, GRPC_TRACE / GRPC_VERBOSITY=debug, would log
+    peers: leave it off.)
 
 The sections without keys yet are accepted (empty) so that configuration files
 can be written ahead of the versions that read them; a key in them is refused.
@@ -200,7 +220,29 @@ class PolicyConfig:
 
 @dataclass(frozen=True, slots=True)
 class PrivacyConfig:
-    """[privacy] (no keys yet; see the module docstring for what the node never records)."""
+    """[privacy]: client hashing keys, access-event retention, rate limits (see the module docstring)."""
+
+    key_dir: Path | None = None
+    # 7 days, as the issue asks: long enough to see a week's abuse pattern.
+    retention_seconds: int = 7 * 24 * 3600
+    # 1 hour: fine enough to tell a burst from steady use, 168 windows a week.
+    window_seconds: int = 3600
+    # 5 s: one small write transaction every 5 s, at most 5 s of counts lost on a crash.
+    flush_seconds: float = 5.0
+    # 100,000 pairs of ~300 B: a bound of ~30 MB between writes.
+    max_pending_events: int = 100_000
+    ipv6_prefix: int = 64
+    proxy_token_file: Path | None = None
+    rate_limit: bool = True
+    # 100/s, burst 500: a lock file's lookups, or 5 pages of 1000 entries a second.
+    rate_per_second: float = 100.0
+    rate_burst: float = 500.0
+    # 65,536 buckets of ~150 B: ~10 MB at most.
+    rate_clients: int = 65536
+    peer_rate_per_second: float = 1000.0
+    peer_burst: float = 5000.0
+    rate_peers: int = 1024
+    method_costs: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,6 +321,30 @@ def _path(base: Path) -> Callable[[str, object], Path]:
         return base / Path(_string(key, value)).expanduser()
 
     return check
+
+
+def _positive(key: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+        raise ConfigError(f"{key}: must be a number above 0, got {value!r}")
+    return float(value)
+
+
+def _boolean(key: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{key}: must be true or false, got {value!r}")
+    return value
+
+
+def _costs(key: str, value: object) -> dict[str, float]:
+    table = _table(key, value)
+    costs = {}
+    for method, cost in table.items():
+        if not method.isidentifier():
+            raise ConfigError(f"{key}.{method}: not a method name")
+        if isinstance(cost, bool) or not isinstance(cost, int | float) or not math.isfinite(cost) or cost < 0:
+            raise ConfigError(f"{key}.{method}: must be a number of tokens, 0 or more, got {cost!r}")
+        costs[method] = float(cost)
+    return costs
 
 
 def _table(key: str, value: object) -> Mapping[str, Any]:
@@ -438,6 +504,49 @@ def _read_peers(peers: object) -> tuple[PeerConfig, ...]:
     return tuple(out)
 
 
+def _privacy_checks(base: Path) -> dict[str, Callable[[str, object], Any]]:
+    return {
+        "key_dir": _path(base),
+        "retention_seconds": _integer(60, 10 * 365 * 24 * 3600),
+        "window_seconds": _integer(1, 10 * 365 * 24 * 3600),
+        "flush_seconds": _positive,
+        "max_pending_events": _integer(1, 100_000_000),
+        "ipv6_prefix": _integer(1, 128),
+        "proxy_token_file": _path(base),
+        "rate_limit": _boolean,
+        "rate_per_second": _positive,
+        "rate_burst": _positive,
+        "rate_clients": _integer(1, 100_000_000),
+        "peer_rate_per_second": _positive,
+        "peer_burst": _positive,
+        "rate_peers": _integer(1, 1_000_000),
+        "method_costs": _costs,
+    }
+
+
+assert set(_privacy_checks(Path())) == {f.name for f in fields(PrivacyConfig)}
+
+
+def check_privacy(privacy: PrivacyConfig, data_dir: Path) -> PrivacyConfig:
+    """``privacy`` if its values agree with each other and with ``data_dir``.
+
+    ConfigError if window_seconds does not divide retention_seconds, or
+    key_dir or proxy_token_file lies inside data_dir (a copy or seizure of
+    the data directory must not carry the key that its hashes were made with).
+    """
+    if privacy.retention_seconds % privacy.window_seconds:
+        raise ConfigError(
+            f"privacy.window_seconds: must divide privacy.retention_seconds "
+            f"({privacy.window_seconds} does not divide {privacy.retention_seconds})"
+        )
+    data = Path(data_dir).resolve()
+    for name in ("key_dir", "proxy_token_file"):
+        path = getattr(privacy, name)
+        if path is not None and Path(path).resolve().is_relative_to(data):
+            raise ConfigError(f"privacy.{name}: {path} is inside node.data_dir {data_dir}; keep it outside")
+    return privacy
+
+
 def parse_config(data: Mapping[str, Any], base: Path) -> Config:
     """A Config from parsed TOML ``data``, relative paths taken from ``base``.
 
@@ -455,11 +564,12 @@ def parse_config(data: Mapping[str, Any], base: Path) -> Config:
     node = NodeConfig(**{"data_dir": base / DEFAULT_DATA_DIR, **node_table})
     limits = LimitsConfig(**_read_table("limits", _table("limits", data.get("limits", {})), _LIMIT_CHECKS))
     index = IndexConfig(**_read_table("index", _table("index", data.get("index", {})), _INDEX_CHECKS))
-    for name in ("policy", "privacy"):
-        _read_table(name, _table(name, data.get(name, {})), {})
+    _read_table("policy", _table("policy", data.get("policy", {})), {})
+    privacy = PrivacyConfig(**_read_table("privacy", _table("privacy", data.get("privacy", {})), _privacy_checks(base)))
+    check_privacy(privacy, node.data_dir)
     witness = _read_witness(_table("witness", data.get("witness", {})), base)
     peers = _read_peers(data.get("peers", []))
-    return Config(node, limits, witness, index, peers, PolicyConfig(), PrivacyConfig())
+    return Config(node, limits, witness, index, peers, PolicyConfig(), privacy)
 
 
 def load_config(path: Path) -> Config:

@@ -101,7 +101,15 @@ class StoreError(WitnessError):
 
 
 class OverloadedError(WitnessError):
-    """A node or one of its queues is at capacity; the same request may succeed later."""
+    """A node or one of its queues is at capacity, or the caller's rate limit is reached.
+
+    The same request may succeed later: ``retry_after`` is the whole seconds to
+    wait when known (a rate limit), else None.
+    """
+
+    def __init__(self, message: str, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class RateLimitedError(OverloadedError):

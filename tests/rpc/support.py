@@ -10,7 +10,7 @@ from pathlib import Path
 
 import trio
 
-from pypi_witness.config import Config, LimitsConfig
+from pypi_witness.config import Config, LimitsConfig, PrivacyConfig
 from pypi_witness.core import merkle
 from pypi_witness.core.checkpoint import SignedCheckpoint, open_checkpoint
 from pypi_witness.core.note import Verifier
@@ -24,6 +24,8 @@ from tests.factories import record  # noqa: F401 (re-exported for the tests that
 ORIGIN = "test.pypi-witness.invalid/log"
 # Short grace: a test's node stops within a second even with a call in flight.
 TEST_LIMITS = LimitsConfig(stop_grace_seconds=1.0)
+# Tests that hammer a node from one address are not about rate limits (tests/privacy are).
+TEST_PRIVACY = PrivacyConfig(rate_limit=False)
 
 
 def sample_lines() -> list[bytes]:
@@ -53,9 +55,9 @@ def copy_log(template: Path, target: Path) -> Path:
 
 
 def config_for(data_dir: Path, *, origin: str | None = None, **limits: object) -> Config:
-    """A test node's config: loopback, a free port, TEST_LIMITS changed by ``limits``."""
+    """A test node's config: loopback, a free port, TEST_LIMITS changed by ``limits``, TEST_PRIVACY."""
     config = Config.default(data_dir, origin=origin, listen="127.0.0.1:0")
-    return dataclasses.replace(config, limits=dataclasses.replace(TEST_LIMITS, **limits))
+    return dataclasses.replace(config, limits=dataclasses.replace(TEST_LIMITS, **limits), privacy=TEST_PRIVACY)
 
 
 async def start_node(nursery: trio.Nursery, config: Config) -> str:

@@ -202,7 +202,7 @@ async def test_log_lines_tell_clients_apart_without_their_address(data_dir, capl
                 await client.inclusion_proof(5, 5)
     lines = [r.getMessage() for r in caplog.records if r.name.startswith("pypi_witness.rpc")]
     assert len(lines) == 2
-    tags = {re.match(r"client ([0-9a-f]{16}) GetInclusionProof -> OUT_OF_RANGE", line).group(1) for line in lines}
+    tags = {re.match(r"client (c:[0-9a-f]{32}) GetInclusionProof -> OUT_OF_RANGE", line).group(1) for line in lines}
     assert len(tags) == 1  # one client, one tag
     assert "127.0.0.1" not in caplog.text and "ipv4" not in caplog.text
 

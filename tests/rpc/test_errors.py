@@ -1,4 +1,4 @@
-"""The one error <-> status table, both ways, and client tags."""
+"""The one error <-> status table, both ways."""
 
 from __future__ import annotations
 
@@ -26,8 +26,8 @@ from pypi_witness.rpc.errors import (
     INTERNAL_MESSAGE,
     KNOWN_SIZE_KEY,
     MAX_DETAILS,
+    RETRY_AFTER_KEY,
     STORE_MESSAGE,
-    ClientTagger,
     clean_details,
     error_from_status,
     status_for,
@@ -119,11 +119,12 @@ def test_details_from_a_node_are_made_safe_to_print():
     assert clean_details(None) == ""
 
 
-def test_client_tags_hide_the_address_and_ignore_the_port():
-    tagger = ClientTagger(b"k" * 32)
-    a1, a2 = tagger.tag("ipv4:203.0.113.7:5000"), tagger.tag("ipv4:203.0.113.7:6000")
-    assert a1 == a2 and len(a1) == 16 and "203" not in a1
-    assert tagger.tag("ipv4:203.0.113.8:5000") != a1
-    assert tagger.tag("ipv6:[2001:db8::1]:5000") == tagger.tag("ipv6:[2001:db8::1]:1")
-    assert ClientTagger(b"j" * 32).tag("ipv4:203.0.113.7:5000") != a1
-    assert ClientTagger().tag("ipv4:203.0.113.7:5000") != ClientTagger().tag("ipv4:203.0.113.7:5000")
+def test_overloaded_carries_retry_after_both_ways():
+    status = status_for(OverloadedError("slow down", retry_after=7))
+    assert status.code is Code.RESOURCE_EXHAUSTED
+    assert status.trailing_metadata == ((RETRY_AFTER_KEY, "7"),)
+    assert status_for(OverloadedError("full")).trailing_metadata == ()
+    back = error_from_status(status.code, status.message, status.trailing_metadata)
+    assert isinstance(back, OverloadedError) and back.retry_after == 7
+    for value in ("-1", "x", "9" * 30, b"3"):
+        assert error_from_status(Code.RESOURCE_EXHAUSTED, "m", ((RETRY_AFTER_KEY, value),)).retry_after is None

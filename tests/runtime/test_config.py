@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pypi_witness.config import DEFAULT_LISTEN, Config, IndexConfig, LimitsConfig, load_config
+from pypi_witness.config import DEFAULT_LISTEN, Config, IndexConfig, LimitsConfig, PeerConfig, PrivacyConfig, load_config
 from pypi_witness.errors import ConfigError
 
 
@@ -24,6 +24,37 @@ def test_defaults(tmp_path):
     assert config.node.log_key_path == tmp_path / "data" / "log.key"
     assert config.limits == LimitsConfig()
     assert config.peers == ()
+    assert config.privacy == PrivacyConfig() and config.privacy.retention_seconds == 7 * 86400
+
+
+def test_every_privacy_key(tmp_path):
+    config = load_config(
+        write(
+            tmp_path,
+            """
+            [privacy]
+            key_dir = "keys"
+            retention_seconds = 86400
+            window_seconds = 600
+            flush_seconds = 2
+            max_pending_events = 50
+            ipv6_prefix = 56
+            proxy_token_file = "/etc/pypi-witness/proxy.token"
+            rate_limit = false
+            rate_per_second = 20
+            rate_burst = 40.5
+            rate_clients = 1000
+            peer_rate_per_second = 300
+            peer_burst = 600
+            rate_peers = 16
+            method_costs = { GetEntries = 5, LookupFilenames = 0.5 }
+            """,
+        )
+    )
+    assert config.privacy == PrivacyConfig(
+        tmp_path / "keys", 86400, 600, 2.0, 50, 56, Path("/etc/pypi-witness/proxy.token"), False,
+        20.0, 40.5, 1000, 300.0, 600.0, 16, {"GetEntries": 5.0, "LookupFilenames": 0.5},
+    )  # fmt: skip
 
 
 def test_an_empty_file_is_all_defaults_relative_to_the_file(tmp_path):
@@ -111,6 +142,16 @@ def test_whole_seconds_are_accepted(tmp_path):
         ("[index]\nmirror = 1", "index.mirror: unknown key (known keys: url, "),
         ("[policy]\nquorum = 2", "policy.quorum: unknown key"),
         ("[privacy]\nlog_client_ips = true", "privacy.log_client_ips: unknown key"),
+        ("[privacy]\nkey_dir = 'pypi-witness-data/keys'", "privacy.key_dir: "),
+        ("[node]\ndata_dir = 'd'\n[privacy]\nproxy_token_file = 'd/t'", "is inside node.data_dir"),
+        ("[privacy]\nwindow_seconds = 7000", "privacy.window_seconds: must divide privacy.retention_seconds"),
+        ("[privacy]\nretention_seconds = 10", "privacy.retention_seconds: must be an integer from 60"),
+        ("[privacy]\nrate_limit = 1", "privacy.rate_limit: must be true or false"),
+        ("[privacy]\nrate_per_second = 0", "privacy.rate_per_second: must be a number above 0"),
+        ("[privacy]\nipv6_prefix = 0", "privacy.ipv6_prefix: must be an integer from 1 to 128"),
+        ("[privacy]\nmethod_costs = 3", "privacy.method_costs: must be a table"),
+        ("[privacy]\nmethod_costs = {GetEntries = -1}", "privacy.method_costs.GetEntries: must be a number of tokens"),
+        ("[privacy]\nmethod_costs = {'a b' = 1}", "privacy.method_costs.a b: not a method name"),
         ("[[peers]]\nurl = 'x'", "peers[0].url: unknown key (known keys: name, log_vkey, address, witness_vkey)"),
         ("peers = 3", "peers: must be an array of tables"),
         ("peers = [3]", "peers[0]: must be a table"),

@@ -13,7 +13,8 @@ EquivocationError   ALREADY_EXISTS       the error's own (another tree of that s
 VerificationError   INVALID_ARGUMENT     the error's own (what failed to verify)
 OutOfRangeError     OUT_OF_RANGE         the error's own (the index or size and the log's size)
 NotFoundError       NOT_FOUND            the error's own (what was not found, up to which size)
-OverloadedError     RESOURCE_EXHAUSTED   the error's own (what is full); retry later
+OverloadedError     RESOURCE_EXHAUSTED   the error's own (what is full); retry later; trailing
+                                         metadata ``retry-after`` (seconds) when known
 ConflictError       ABORTED              the error's own; trailing metadata ``known-size``
 UnavailableError    UNAVAILABLE          the error's own (e.g. the node is stopping)
 StoreError          UNAVAILABLE          a fixed text; the detail (paths...) goes to the node's log
@@ -40,16 +41,13 @@ DEADLINE_EXCEEDED the node sent...) becomes UnavailableError naming it. Details
 from a node are shortened and stripped of control characters before they go
 into an error message, as a node may be hostile.
 
-Log lines never hold a client's address: ``ClientTagger`` names a client by a
-keyed hash of its host, with a key that exists only in this process's memory.
+Log lines never hold a client's address: servicers name a client by its
+identity (``privacy.identity``), a keyed hash.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -92,6 +90,7 @@ STATUS_TABLE: dict[type[BaseException], Code] = {
 STORE_MESSAGE = "the node cannot read its log right now; try again later or ask another node"
 INTERNAL_MESSAGE = "internal error in the node (logged there); try again later or ask another node"
 KNOWN_SIZE_KEY = "known-size"
+RETRY_AFTER_KEY = "retry-after"
 # A node's status details, as shown in a client's error message, are cut to this many characters.
 MAX_DETAILS = 300
 
@@ -116,6 +115,8 @@ def status_for(error: BaseException) -> Status:
         metadata: tuple[tuple[str, str], ...] = ()
         if isinstance(error, ConflictError) and error.known_size is not None:
             metadata = ((KNOWN_SIZE_KEY, str(error.known_size)),)
+        if isinstance(error, OverloadedError) and error.retry_after is not None:
+            metadata = ((RETRY_AFTER_KEY, str(error.retry_after)),)
         return Status(code, str(error) or type(error).__name__, metadata)
     return Status(Code.INTERNAL, INTERNAL_MESSAGE)
 
@@ -170,32 +171,13 @@ def error_from_status(
             if key == KNOWN_SIZE_KEY and isinstance(value, str) and value.isdigit() and len(value) <= 20:
                 known = int(value)
         return ConflictError(message or "conflict", known_size=known)
+    if cls is OverloadedError:
+        retry = None
+        for key, value in trailing_metadata or ():
+            if key == RETRY_AFTER_KEY and isinstance(value, str) and value.isdigit() and len(value) <= 9:
+                retry = int(value)
+        return OverloadedError(message or "overloaded", retry_after=retry)
     if cls is not None:
         return cls(message or (code.name if code else "error"))
     name = code.name if code is not None else "no status"
     return UnavailableError(f"the node answered {name}" + (f": {message}" if message else ""))
-
-
-# --- privacy ---------------------------------------------------------------------
-
-
-class ClientTagger:
-    """Names clients in log lines without recording their addresses.
-
-    ``tag(peer)`` is the first 8 bytes (hex) of HMAC-SHA256(key, host) where
-    host is the peer's address without the port, so one client's lines can be
-    told apart from another's while the address cannot be recovered from the
-    logs without the key. The key is 32 random bytes made when the tagger is
-    created (or given, for tests) and never written anywhere; tags change when
-    the process restarts.
-    """
-
-    def __init__(self, key: bytes | None = None) -> None:
-        self._key = os.urandom(32) if key is None else key
-
-    def tag(self, peer: str) -> str:
-        """The tag of a gRPC peer string (``ipv4:1.2.3.4:5678``, ``ipv6:[::1]:5678``, ``unix:...``)."""
-        kind, _, address = peer.partition(":")
-        if kind in ("ipv4", "ipv6"):
-            address = address.rpartition(":")[0]  # drop the port: it changes per connection
-        return hmac.new(self._key, address.encode(errors="replace"), hashlib.sha256).hexdigest()[:16]

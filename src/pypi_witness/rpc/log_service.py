@@ -44,11 +44,20 @@ from google.protobuf.message import DecodeError, Message
 
 from pypi_witness.config import LimitsConfig
 from pypi_witness.core.checkpoint import SignedCheckpoint, open_checkpoint
-from pypi_witness.errors import MalformedError, NoteError, NotFoundError, OutOfRangeError, SignatureError, StoreError
+from pypi_witness.errors import (
+    MalformedError,
+    NoteError,
+    NotFoundError,
+    OutOfRangeError,
+    SignatureError,
+    StoreError,
+)
 from pypi_witness.log import Log
+from pypi_witness.privacy.identity import ClientIdentifier
+from pypi_witness.privacy.period_keys import PeriodKeys
 from pypi_witness.rpc import convert
 from pypi_witness.rpc.bridge import CallEnded, ServerBridge
-from pypi_witness.rpc.errors import ClientTagger, report
+from pypi_witness.rpc.errors import report
 from pypi_witness.rpc.gen.v1 import log_pb2 as pb
 
 logger = logging.getLogger("pypi_witness.rpc")
@@ -73,6 +82,7 @@ class LogServicer:
 
     ``witnessed(note)`` gives a checkpoint note with the peers' cosignatures
     of it appended; every answer carries the note through it.
+    Log lines name a client by ``identifier`` (default: keys held in memory only).
 
     ``handler()`` gives the gRPC handler to add to a server. The servicer
     holds no tasks; the trio run behind ``bridge`` must outlive the server.
@@ -84,7 +94,7 @@ class LogServicer:
         limits: LimitsConfig,
         bridge: ServerBridge,
         *,
-        tagger: ClientTagger | None = None,
+        identifier: ClientIdentifier | None = None,
         witnessed: Callable[[bytes], bytes] | None = None,
     ) -> None:
         self._log = log
@@ -92,7 +102,7 @@ class LogServicer:
         self._witnessed = witnessed if witnessed is not None else (lambda note: note)
         self._limits = limits
         self._bridge = bridge
-        self._tagger = tagger if tagger is not None else ClientTagger()
+        self._identifier = identifier if identifier is not None else ClientIdentifier(PeriodKeys(7 * 24 * 3600))
         self._lookup_threads = trio.CapacityLimiter(limits.lookup_threads)
         self._cached: SignedCheckpoint | None = None
 
@@ -128,9 +138,9 @@ class LogServicer:
         """Answer ``error`` as a status (rpc.errors); context.abort raises to end the call."""
         if isinstance(error, CallEnded):
             code = grpc.StatusCode.DEADLINE_EXCEEDED if error.deadline_exceeded else grpc.StatusCode.CANCELLED
-            logger.debug("client %s %s: %s", self._tagger.tag(context.peer()), method, error)
+            logger.debug("client %s %s: %s", self._identifier.tag(context), method, error)
             context.abort(code, str(error))
-        status = report(error, method, self._tagger.tag(context.peer()))
+        status = report(error, method, self._identifier.tag(context))
         if status.trailing_metadata:
             context.set_trailing_metadata(status.trailing_metadata)
         context.abort(status.code, status.message)

@@ -21,7 +21,9 @@ from google.protobuf.message import DecodeError
 
 from pypi_witness.core.witness import WitnessRequest, format_cosignature_line
 from pypi_witness.errors import MalformedError
-from pypi_witness.rpc.errors import ClientTagger, report
+from pypi_witness.privacy.identity import ClientIdentifier
+from pypi_witness.privacy.period_keys import PeriodKeys
+from pypi_witness.rpc.errors import report
 from pypi_witness.rpc.gen.v1 import witness_pb2 as pb
 from pypi_witness.witness import Witness
 
@@ -33,9 +35,10 @@ SERVICE_NAME = pb.DESCRIPTOR.services_by_name["WitnessService"].full_name
 class WitnessServicer:
     """Serves ``witness``'s add-checkpoint. ``handler()`` gives the gRPC handler to add to a server."""
 
-    def __init__(self, witness: Witness, *, tagger: ClientTagger | None = None) -> None:
+    def __init__(self, witness: Witness, *, identifier: ClientIdentifier | None = None) -> None:
         self._witness = witness
-        self._tagger = tagger if tagger is not None else ClientTagger()
+        # Log lines name a caller by its keyed hash (default: a key held in memory only).
+        self._identifier = identifier if identifier is not None else ClientIdentifier(PeriodKeys(7 * 24 * 3600))
 
     def handler(self) -> grpc.GenericRpcHandler:
         """The generic handler serving every WitnessService method."""
@@ -61,7 +64,7 @@ class WitnessServicer:
                 raise MalformedError(f"the request does not parse: {e}") from None
             return pb.AddCheckpointResponse(cosignatures=self.add_checkpoint(request))
         except Exception as e:  # every failure becomes a status
-            status = report(e, "AddCheckpoint", self._tagger.tag(context.peer()))
+            status = report(e, "AddCheckpoint", self._identifier.tag(context))
             if status.trailing_metadata:
                 context.set_trailing_metadata(status.trailing_metadata)
             context.abort(status.code, status.message)

@@ -1,9 +1,11 @@
 """``run_node``: one nursery owning everything a node runs.
 
 A node runs: the log's one writer (runtime.writer), the gRPC server
-(LogService, WitnessService, standard health checking, server reflection),
-a task keeping the health status current, one task per peer pushing the
-log's checkpoints to it for cosigning (runtime.witnessing) and, when
+(LogService, WitnessService, standard health checking, server reflection)
+behind the privacy gate (runtime.privacy: client hashing, rate limits,
+access events), the privacy task (writes and purges access events, rotates
+keys), a task keeping the health status current, one task per peer pushing
+the log's checkpoints to it for cosigning (runtime.witnessing) and, when
 ``[index]`` names a URL, the index follower (ingest.follower). ``sources`` is
 where other tasks that append to the log plug in.
 
@@ -11,8 +13,8 @@ Stopping (``run_node`` cancelled), in this order within the one nursery:
 health turns NOT_SERVING and the server accepts no new calls; calls in flight
 get ``stop_grace_seconds`` to finish and are then cancelled (their trio
 handlers see the cancellation); the writer lets a running write commit or roll
-back whole, refuses queued ones and signs the durable size; then the store is
-closed. Acknowledged appends are never lost.
+back whole, refuses queued ones and signs the durable size; then the access
+events counted are written and the stores are closed. Acknowledged appends are never lost.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from pypi_witness.runtime.follow import LogSink
 from pypi_witness.rpc.witness_service import SERVICE_NAME as WITNESS_SERVICE_NAME
 from pypi_witness.rpc.witness_service import WitnessServicer
 from pypi_witness.runtime.witnessing import Cosignatures, open_node_witness, push_to_peer
+from pypi_witness.runtime.privacy import NodePrivacy
 from pypi_witness.runtime.writer import LogWriter
 from pypi_witness.witness import Witness
 
@@ -99,6 +102,7 @@ async def serve_grpc(
     config: Config,
     log: Log,
     health_servicer: health.HealthServicer,
+    privacy: NodePrivacy | None = None,
     *,
     witness: Witness | None = None,
     witnessed: Callable[[bytes], bytes] | None = None,
@@ -107,18 +111,22 @@ async def serve_grpc(
     """Run the gRPC server until cancelled; report the bound ``host:port``; stop gracefully.
 
     With ``witness``, WitnessService is served too; ``witnessed`` adds the
-    cosignatures held to the checkpoints LogService serves. Raises
-    ConfigError if the listen address cannot be bound.
+    cosignatures held to the checkpoints LogService serves. Every call passes
+    ``privacy.gate`` first (none: no gate). Raises ConfigError if the listen
+    address cannot be bound.
     """
     limits = config.limits
-    servicer = LogServicer(log, limits, ServerBridge(trio.lowlevel.current_trio_token()), witnessed=witnessed)
+    identifier = privacy.identifier if privacy is not None else None
+    bridge = ServerBridge(trio.lowlevel.current_trio_token())
+    servicer = LogServicer(log, limits, bridge, witnessed=witnessed, identifier=identifier)
     handlers = [servicer.handler()]
     if witness is not None:
-        handlers.append(WitnessServicer(witness).handler())
+        handlers.append(WitnessServicer(witness, identifier=identifier).handler())
     executor = ThreadPoolExecutor(max_workers=limits.grpc_workers, thread_name_prefix="grpc-worker")
     server = grpc.server(
         executor,
         handlers=handlers,
+        interceptors=[privacy.gate] if privacy is not None else None,
         maximum_concurrent_rpcs=limits.max_concurrent_rpcs,
         options=[
             ("grpc.max_send_message_length", limits.max_message_bytes),
@@ -171,6 +179,11 @@ async def run_node(
     log = open_node_log(config.node)
     try:
         witness = open_node_witness(config, log.origin)
+        try:
+            privacy = NodePrivacy(config.privacy, config.node.data_dir)
+        except BaseException:
+            witness.close()
+            raise
     except BaseException:
         log.close()
         raise
@@ -182,10 +195,11 @@ async def run_node(
             signed = await writer.publish()
             health_servicer = health.HealthServicer(experimental_non_blocking=True)
             _set_health(health_servicer, True)
+            await nursery.start(privacy.run)
             cosignatures = Cosignatures([peer.name for peer in config.peers])
             address = await nursery.start(
                 functools.partial(
-                    serve_grpc, config, log, health_servicer, witness=witness, witnessed=cosignatures.witnessed
+                    serve_grpc, config, log, health_servicer, privacy, witness=witness, witnessed=cosignatures.witnessed
                 )
             )
             nursery.start_soon(_watch_health, log, health_servicer)
@@ -206,6 +220,9 @@ async def run_node(
             raise group.exceptions[0] from None
         raise
     finally:
-        witness.close()
-        log.close()
+        try:
+            privacy.close()
+        finally:
+            witness.close()
+            log.close()
         logger.info("stopped; log %s closed", log.origin)
