@@ -126,6 +126,8 @@ async def test_paging_past_the_changelog_cap_in_small_batches(data):
     with FakeIndexServer(index, changelog_cap=7) as server:
         status = await follow_once(data, server.url, batch_rows=3)
         assert status.serial == index.last_serial
+        # Files removed pages after they were added are not "vanished".
+        assert sum(status.alarms.values()) == 0
         assert logged_live_files(logged(data)) == live_files(index)
 
 
@@ -212,6 +214,17 @@ async def test_a_late_file_is_reported(fake, data):
     assert status.alarms["late-file"] == 1
     alarms = [r for r in logged(data) if type(r) is AlarmRecord]
     assert [a.alarm for a in alarms] == [AlarmKind.LATE_FILE]
+
+
+async def test_a_hidden_file_has_vanished(fake, data):
+    await follow_once(data, fake.url)
+    fake.index.add_file("hider", "1.0", "hider-1.0.tar.gz")
+    fake.index.add_file("hider", "1.0", "hider-1.0-py3-none-any.whl")
+    fake.set_attacks(hide=["hider-1.0.tar.gz"])
+    status = await follow_once(data, fake.url)
+    assert status.alarms["vanished"] == 1
+    assert [a.subject for a in status.recent if a.kind == "vanished"] == ["hider-1.0.tar.gz"]
+    assert [type(r) for r in proven(data, "hider-1.0-py3-none-any.whl")[0]] == [FileRecord]
 
 
 async def test_a_file_on_a_young_release_is_not_late(fake, data):

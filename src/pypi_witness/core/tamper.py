@@ -52,7 +52,7 @@ def bad_path(record: FileRecord, url: str) -> AlarmRecord | None:
 
 
 def _instant(time: str) -> datetime.datetime:
-    return datetime.datetime.strptime(time, "%Y-%m-%dT%H:%M:%S.%fZ")
+    return datetime.datetime.fromisoformat(time[:-1])  # canonical: ...T15:12:42.313790Z
 
 
 def is_late(record: FileRecord, release_times: Iterable[str], late_days: int) -> bool:

@@ -37,7 +37,7 @@ import os
 import random
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -172,6 +172,9 @@ class Follower:
         self._rng = rng or random.Random()
         self._sample_key = os.urandom(32)
         self._pacer = _Pacer(settings.requests_per_second)
+        # Files announced but not served, with the serial the index answered at:
+        # vanished unless a changelog row up to that serial removes them.
+        self._unserved: dict[tuple[str, str | None, str | None], tuple[ChangelogRow, int]] = {}
         self._limiter = trio.CapacityLimiter(settings.concurrency)
 
     # -- alarms -------------------------------------------------------------------
@@ -225,6 +228,7 @@ class Follower:
                 if not rows:
                     break
                 removals = _Removals(rows)
+                self._settle_unserved(removals, rows[-1].serial)
                 for first in range(0, len(rows), self.settings.batch_rows):
                     batch = rows[first : first + self.settings.batch_rows]
                     done = await self._batch(batch, removals)
@@ -236,10 +240,21 @@ class Follower:
                     self.status.serial = cursor
                     if progress is not None:
                         progress.update(cursor - start, self.status.records - appended)
+            self._settle_unserved(_Removals(()), cursor)
             return True
         finally:
             if progress is not None:
                 progress.finish(cursor - start, self.status.records - appended)
+
+    def _settle_unserved(self, removals: _Removals, reached: int) -> None:
+        """Forget unserved files a later row removes; report those the changelog,
+        read up to serial ``reached``, never removes as vanished."""
+        for key, (row, seen) in list(self._unserved.items()):
+            if removals.later(row):
+                del self._unserved[key]
+            elif seen <= reached:
+                del self._unserved[key]
+                self._alarm("vanished", row.filename or "", f"announced at serial {row.serial} but not served")
 
     # -- requests ----------------------------------------------------------------
 
@@ -316,6 +331,7 @@ class Follower:
                 wanted[key] = (max(serial, row.serial), retry_404)
         fetched = await self._fetch_all(wanted)
         work = _Work(self, await self.sink.read(lambda store: store.size()))
+        await work.preload(r.view for r in fetched.values() if isinstance(r, _Fetched))
         done = 0
         for row in batch:
             if row.action is Action.ADD_FILE:
@@ -380,6 +396,7 @@ class Follower:
                 end = 0
         fetched = await self._fetch_all({key: (0, False) for key in seen})
         work = _Work(self, size)
+        await work.preload(r.view for r in fetched.values() if isinstance(r, _Fetched))
         for result in fetched.values():
             if isinstance(result, _Fetched) and result.view is not None:
                 await work.release(result.view, announced=False)
@@ -435,6 +452,19 @@ class _Work:
             found = await self.f.sink.read(lambda store: {k: store.lookup(k) for k in missing})
             self._history.update({k: list(v) for k, v in found.items()})
 
+    async def preload(self, views: Iterable[ReleaseView | None]) -> None:
+        """Read the log's history of every file of ``views`` in one go."""
+        keys: list[str] = []
+        for view in views:
+            if view is None:
+                continue
+            try:
+                project = normalize_project(view.project)
+            except RecordError:
+                continue
+            keys += [release_key(project, view.version), project_key(project), *view.files]
+        await self._load(keys)
+
     def _add(self, record: Record, key: str | None) -> None:
         if key is not None:
             self._history.setdefault(key, []).append((self._size + len(self.records), format_record(record)))
@@ -452,7 +482,8 @@ class _Work:
             facts = result.view.files.get(row.filename) if result.view is not None else None
             if facts is None:
                 if not removals.later(row):
-                    self.f._alarm("vanished", row.filename, f"announced at serial {row.serial} but not served")
+                    seen = result.view.last_serial if result.view is not None else self.f.status.head_serial
+                    self.f._unserved[(row.project, row.version, row.filename)] = (row, seen)
                 return
             await self.file(project, row.version or "", facts, row.serial, result.view.files.values(), announced=True)  # type: ignore[union-attr]
         elif row.action is Action.REMOVE_FILE:
