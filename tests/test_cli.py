@@ -793,10 +793,16 @@ def test_exposed_private_key_blocks_import_but_not_reads(tmp_path, sample_lines)
 
 
 def test_demo_runs_and_verifies():
-    out = cli("demo").out
+    run = cli("demo")
+    out = run.out
     assert "verified" in out
     assert "demo.pypi-witness.invalid/log\n200\n" in out
     assert "\n\u2014 demo.pypi-witness.invalid/log " in out
+    # The node followed the fake index, then caught its swap: the node's alarm and the client's conflict.
+    assert "caught up: checkpoint size" in out
+    victim = out.split("The index now serves ", 1)[1].split()[0]
+    assert f"ALARM swap {victim}: entry " in run.err
+    assert "CONFLICT found by the client: entry " in out and f"logs {victim} with other hashes" in out
 
 
 def test_demo_in_a_data_directory_leaves_a_log_that_reads_back(tmp_path):

@@ -1,11 +1,10 @@
-"""``pypi-witness demo``: a log built from the bundled sample, served, and checked as a client would."""
+"""``pypi-witness demo``: a log built from the bundled sample, then served, following a fake index
+that swaps a file, and checked as a client would."""
 
 from __future__ import annotations
 
 import base64
 import dataclasses
-import functools
-import hashlib
 import io
 import tempfile
 from importlib import resources
@@ -17,12 +16,12 @@ from pypi_witness.core import merkle
 from pypi_witness.core.checkpoint import open_checkpoint
 from pypi_witness.core.note import Verifier
 from pypi_witness.core.records import parse_record, record_filename
+from pypi_witness.config import Config, IndexConfig
+from pypi_witness.fakeindex import FakeIndexServer, Index
 from pypi_witness.ingest.importer import import_jsonl
-from pypi_witness.config import Config
 from pypi_witness.log import init_log
 from pypi_witness.rpc.client import LogClient
 from pypi_witness.runtime.node import run_node
-from pypi_witness.runtime.writer import LogWriter
 from pypi_witness.verifying_client import ClientState, VerifyingClient
 
 DEMO_ORIGIN = "demo.pypi-witness.invalid/log"
@@ -107,53 +106,69 @@ def _local_log(data: Path) -> tuple[str, str]:
         log.close()
 
 
+DEMO_PROJECTS = 60  # about 270 releases and 800 files on the fake index
+
+
 async def _served(data: Path, filename: str, vkey: str) -> None:
-    """Serve the log on a loopback port and ask it as a remote client would, verifying everything."""
-    swap = trio.Event()
-    swapped_in = trio.Event()
-    to_swap: list[bytes] = []  # the leaf of the file the index will swap
-
-    async def index_swaps_a_file(writer: LogWriter) -> None:
-        await swap.wait()
-        original = parse_record(to_swap[0])
-        other = hashlib.sha256(b"swapped " + original.sha256.encode())
-        changed = dataclasses.replace(
-            original,
-            sha256=other.hexdigest(),
-            blake2b_256=hashlib.blake2b(other.digest(), digest_size=32).hexdigest(),
+    """Serve the log on loopback, follow a fake index into it, and ask it as a remote client would."""
+    index = Index(content_seed=7)
+    index.populate(seed=7, projects=DEMO_PROJECTS)
+    with FakeIndexServer(index) as fake:
+        _step(
+            f"A fake PyPI on {fake.url}: {len(index.projects)} projects, {index.file_count()} files, "
+            f"changelog serial {index.last_serial}"
         )
-        await writer.append([changed])
-        await writer.publish()
-        swapped_in.set()
+        settings = IndexConfig(url=fake.url, poll_seconds=0.5, requests_per_second=0, audit_releases=400)
+        config = dataclasses.replace(Config.default(data, listen="127.0.0.1:0"), index=settings)
+        async with trio.open_nursery() as nursery:
+            address = await nursery.start(run_node, config)
+            _step(f"A node serves the log over gRPC on {address} and follows the index into it")
+            state = ClientState(data.parent / (data.name + "-client-state"))
+            async with LogClient(address) as node:
+                client = VerifyingClient(node, Verifier.from_vkey(vkey), state)
+                accepted = await client.checkpoint()
+                cp = accepted.checkpoint.checkpoint
+                print(f"checkpoint: size {cp.size}, root {b64(cp.root_hash)}: signature verified")
+                accepted, (found,) = await client.lookup([filename])
+                for entry in found.entries:
+                    print(f"{filename}: entry {entry.index}, sha256 {entry.record.sha256[:16]}...: inclusion proof verified")
 
-    config = Config.default(data, listen="127.0.0.1:0")
-    async with trio.open_nursery() as nursery:
-        address = await nursery.start(functools.partial(run_node, config, sources=[index_swaps_a_file]))
-        _step(f"Serving the log over gRPC on {address}; a client that trusts only the verifier key asks it")
-        state = ClientState(data.parent / (data.name + "-client-state"))
-        async with LogClient(address) as node:
-            client = VerifyingClient(node, Verifier.from_vkey(vkey), state)
-            accepted = await client.checkpoint()
-            cp = accepted.checkpoint.checkpoint
-            print(f"checkpoint: size {cp.size}, root {b64(cp.root_hash)}: signature verified")
-            accepted, (found,) = await client.lookup([filename])
-            for entry in found.entries:
-                print(f"{filename}: entry {entry.index}, sha256 {entry.record.sha256[:16]}...: inclusion proof verified")
-
-            _step(f"The index now serves {filename} with other bytes; the node logs what it saw")
-            to_swap.append(found.entries[0].leaf)
-            swap.set()
-            await swapped_in.wait()
-            accepted, (found,) = await client.lookup([filename])
-            print(
-                f"checkpoint: size {accepted.checkpoint.checkpoint.size}, consistent with size "
-                f"{accepted.previous_size} seen before (proof of {len(accepted.consistency_proof)} hashes verified)"
-            )
-            for entry in found.entries:
-                print(f"{filename}: entry {entry.index}, sha256 {entry.record.sha256[:16]}...: inclusion proof verified")
-            for conflict in found.conflicts:
+                victim = sorted(_live_files(index))[len(index.projects)]
+                with trio.fail_after(60):
+                    while not found.entries or found.filename != victim:
+                        await trio.sleep(0.2)
+                        accepted, (found,) = await client.lookup([victim])
+                cp = accepted.checkpoint.checkpoint
                 print(
-                    f"CONFLICT found by the client: entry {conflict.index} logs {conflict.filename} with other "
-                    f"hashes than entry {conflict.earlier_index}; both are signed into the log, neither overwritten"
+                    f"caught up: checkpoint size {cp.size}, consistent with every checkpoint seen before "
+                    f"(proof of {len(accepted.consistency_proof)} hashes verified)"
                 )
-        nursery.cancel_scope.cancel()
+                for entry in found.entries:
+                    print(f"{victim}: entry {entry.index}, sha256 {entry.record.sha256[:16]}...: inclusion proof verified")
+
+                _step(f"The index now serves {victim} with other bytes, and writes no changelog row for it")
+                fake.set_attacks(swap=[victim])
+                print("the node's audit re-reads the releases it logged, and raises an alarm:")
+                with trio.fail_after(60):
+                    while not found.conflicts:
+                        await trio.sleep(0.2)
+                        accepted, (found,) = await client.lookup([victim])
+                for entry in found.entries:
+                    print(f"{victim}: entry {entry.index}, sha256 {entry.record.sha256[:16]}...: inclusion proof verified")
+                for conflict in found.conflicts:
+                    print(
+                        f"CONFLICT found by the client: entry {conflict.index} logs {conflict.filename} with other "
+                        f"hashes than entry {conflict.earlier_index}; both are signed into the log, neither overwritten"
+                    )
+            nursery.cancel_scope.cancel()
+
+
+def _live_files(index: Index) -> list[str]:
+    return [
+        rec.filename
+        for project in index.projects.values()
+        for release in project.releases.values()
+        if release.removed_serial is None
+        for rec in release.files
+        if rec.removed_serial is None
+    ]
