@@ -183,8 +183,16 @@ class GossipNode:
         """Feed ``sender``'s messages to the machine; return those for ``sender`` (the reply)."""
         reply: list[Message] = []
         for message in messages:
-            self._execute(self.machine.receive(sender, message, self._clock()), reply_to=sender, reply=reply)
+            self._execute(self._receive(sender, message), reply_to=sender, reply=reply)
         return reply
+
+    def _receive(self, peer: str, message: Message) -> list[Effect]:
+        """The machine's effects for ``message``; a refusal of bad content is logged, never fatal."""
+        try:
+            return self.machine.receive(peer, message, self._clock())
+        except WitnessError as e:
+            logger.warning("gossip: message from %s refused: %s", peer, e)
+            return []
 
     # ------------------------------------------------------------ effects
 
@@ -256,7 +264,7 @@ class GossipNode:
             logger.debug("gossip: exchange with %s failed: %s", peer, e)
             return
         for message in answers:
-            self._execute(self.machine.receive(peer, message, self._clock()))
+            self._execute(self._receive(peer, message))
 
 
 # ---------------------------------------------------------------- the node's wiring
