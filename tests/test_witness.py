@@ -134,3 +134,22 @@ def test_concurrent_identical_submissions_are_cosigned_once_the_rest_learn_the_n
 def test_a_witness_refuses_a_log_signer():
     with pytest.raises(ConfigError, match="not a cosigner key"):
         Witness(None, LOG, LOGS)  # type: ignore[arg-type]
+
+
+def test_a_log_proven_to_equivocate_is_refused_before_its_state_is_read(witness):
+    from pypi_witness.errors import EquivocationError, ProvenEquivocatorError
+    from pypi_witness.rpc.errors import status_for
+
+    witness.add_checkpoint(req(0, 3))
+    proven: dict[str, str] = {}
+    witness.refuse_equivocators(proven.get)
+    witness.add_checkpoint(req(3, 5))  # no evidence yet: cosigned as before
+    proven[ORIGIN] = "ab" * 32
+    with pytest.raises(ProvenEquivocatorError, match="holds evidence abab") as caught:
+        witness.add_checkpoint(req(5, 7))
+    assert caught.value.evidence_id == "ab" * 32 and isinstance(caught.value, EquivocationError)
+    assert status_for(caught.value).code.name == "ALREADY_EXISTS"
+    assert witness.state.get(ORIGIN).size == 5  # nothing stored
+    forged = TREE.note(7).replace(TREE.note(7).split(b" ")[-1], b"A" * 95 + b"=\n")  # the log's line, bad signature
+    with pytest.raises(SignatureError):  # rules 0-2 still come first
+        witness.add_checkpoint(WitnessRequest(5, (), forged))

@@ -549,6 +549,10 @@ def build_parser() -> argparse.ArgumentParser:
     q = qsub.add_parser("proof", parents=[common, node], help="entry INDEX with its proof, verified")
     q.add_argument("index", type=_nonnegative)
 
+    from pypi_witness.evidence_cli import add_parser as add_evidence_parser
+
+    add_evidence_parser(sub, common, data)
+
     p = sub.add_parser("demo", help="build a log from the bundled sample, serve it, and verify it as a client")
     p.add_argument("--data", type=Path, metavar="DIR", help="where to keep the demo log (default: a temporary directory)")
     p.set_defaults(func=cmd_demo)

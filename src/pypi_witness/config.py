@@ -47,6 +47,19 @@ Keys (README-ready)::
                                                # go together; without them this node only cosigns the
                                                # peer's log.
 
+    [gossip]     # exchanging checkpoints and evidence with the peers that have an address
+    interval            = 10.0   # seconds between gossip rounds...
+    jitter              = 2.0    # ...plus a random 0 to jitter seconds
+    fanout              = 1      # peers exchanged with each round
+    evidence_fanout     = 0      # peers new evidence goes to at once (0: every peer)
+    stale_peer_rounds   = 30     # a peer not heard from for this many rounds is reported stale (0: off)
+    stale_origin_rounds = 60     # a log whose head has not grown for this many rounds is reported (0: off)
+    proof_retry_rounds  = 2      # rounds to wait for a consistency proof before asking again
+    proof_attempts      = 3      # requests per proof before giving up until gossip brings the head again
+    notes_per_origin    = 64     # signed checkpoints remembered per log, to catch a same-size fork
+    pending_per_origin  = 4      # consistency proofs awaited per log at once
+    timeout_seconds     = 5.0    # the longest one exchange with a peer may take
+
     [index]      # the package index to follow; without a url the node follows none
     url                  = ""      # e.g. "https://pypi.org" (XML-RPC at /pypi, JSON API at /pypi/<p>/<v>/json)
     poll_seconds         = 60.0    # time between polls of the changelog
@@ -103,6 +116,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from pypi_witness.config_gossip import GossipSettings, read_gossip
 from pypi_witness.core.note import ALG_COSIGNATURE_V1, ALG_ED25519, Verifier
 from pypi_witness.errors import ConfigError, NoteError
 
@@ -256,6 +270,7 @@ class Config:
     peers: tuple[PeerConfig, ...] = ()
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
+    gossip: GossipSettings = field(default_factory=GossipSettings)
 
     @classmethod
     def default(cls, data_dir: Path, *, origin: str | None = None, listen: str = DEFAULT_LISTEN) -> Config:
@@ -552,7 +567,7 @@ def parse_config(data: Mapping[str, Any], base: Path) -> Config:
 
     Raises ConfigError naming the first unknown section or key or bad value.
     """
-    sections = {"node", "limits", "witness", "index", "peers", "policy", "privacy"}
+    sections = {"node", "limits", "witness", "index", "peers", "policy", "privacy", "gossip"}
     for name in data:
         if name not in sections:
             raise ConfigError(f"{name}: unknown section (known: {', '.join(sorted(sections))})")
@@ -569,7 +584,8 @@ def parse_config(data: Mapping[str, Any], base: Path) -> Config:
     check_privacy(privacy, node.data_dir)
     witness = _read_witness(_table("witness", data.get("witness", {})), base)
     peers = _read_peers(data.get("peers", []))
-    return Config(node, limits, witness, index, peers, PolicyConfig(), privacy)
+    gossip = read_gossip(_table("gossip", data.get("gossip", {})))
+    return Config(node, limits, witness, index, peers, PolicyConfig(), privacy, gossip)
 
 
 def load_config(path: Path) -> Config:

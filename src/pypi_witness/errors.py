@@ -77,6 +77,17 @@ class EquivocationError(VerificationError):
     """A log signed two different trees of the same size (a split view): proof of misbehaviour."""
 
 
+class ProvenEquivocatorError(EquivocationError):
+    """The witness holds verified evidence that this log equivocated, and cosigns it no more.
+
+    ``evidence_id`` names the evidence (``pypi-witness evidence show ID``).
+    """
+
+    def __init__(self, message: str, evidence_id: str | None = None) -> None:
+        super().__init__(message)
+        self.evidence_id = evidence_id
+
+
 class OutOfRangeError(WitnessError):
     """An index or size past the end of the log (or old size greater than new size)."""
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from pypi_witness.core.cosignature import Cosignature, cosign
 from pypi_witness.core.note import ALG_COSIGNATURE_V1, Signer, Verifier
 from pypi_witness.core.witness import WitnessRequest, check_request, decide
-from pypi_witness.errors import ConfigError, ConflictError, NoteError
+from pypi_witness.errors import ConfigError, ConflictError, NoteError, ProvenEquivocatorError
 from pypi_witness.keys import generate_signer, read_signer, write_private_key, write_verifier_key
 from pypi_witness.store.witness_state import WitnessStateStore
 
@@ -103,6 +103,16 @@ class Witness:
         self.signer = signer
         self.logs = {origin: tuple(keys) for origin, keys in logs.items()}
         self._clock = clock
+        self._evidence_against: Callable[[str], str | None] = lambda origin: None
+
+    def refuse_equivocators(self, evidence_against: Callable[[str], str | None]) -> None:
+        """From now on, refuse every log for which ``evidence_against(origin)`` names evidence (an id).
+
+        ``evidence_against`` is called from any thread and must not raise
+        (the gossip machine's ``refuses_to_cosign``, read without a lock:
+        an origin, once proven, stays proven).
+        """
+        self._evidence_against = evidence_against
 
     @property
     def verifier(self) -> Verifier:
@@ -111,13 +121,22 @@ class Witness:
     def add_checkpoint(self, request: WitnessRequest) -> Cosignature:
         """Check ``request`` (core.witness rules 0-9), store the new state, and cosign.
 
-        Returns the cosignature, after the new state is durable. Raises what
+        Returns the cosignature, after the new state is durable. Raises
+        ProvenEquivocatorError (after rules 0-2) for a log refused by
+        ``refuse_equivocators``, and what
         ``core.witness.check_request`` and ``decide`` raise (a ConflictError
         carries the size last cosigned), and StoreError if the state cannot be
         read or written. Nothing is stored when a check fails.
         """
         checked = check_request(self.logs, request)
         origin = checked.checkpoint.origin
+        # Issue 5: a log proven to equivocate is never cosigned again (before any state is read).
+        evidence = self._evidence_against(origin)
+        if evidence is not None:
+            raise ProvenEquivocatorError(
+                f"this witness holds evidence {evidence} that {origin} equivocated; it cosigns that log no more",
+                evidence,
+            )
         for attempt in range(MAX_SWAP_ATTEMPTS):
             known = self.state.get(origin)
             new = decide(checked, known)

@@ -360,3 +360,19 @@ def test_verifier_named_after_another_origin_is_refused() -> None:
         GossipMachine("m", [], {"x.example": OriginInfo(log.verifier)}, GossipConfig(), random.Random(1), 0.0)
     with pytest.raises(MalformedError):
         GossipMachine("m", [], {}, GossipConfig(), random.Random(1), 0.0).receive("p", "hello", 0.0)  # type: ignore[arg-type]
+
+
+def test_growth_from_an_empty_head_needs_no_proof() -> None:
+    from pypi_witness.core.checkpoint import Checkpoint, sign_checkpoint
+    from pypi_witness.core.merkle import EMPTY_ROOT
+
+    log = SimLog(ORIGIN, b"\x01" * 32)
+    s = Shuttle(log)
+    empty = sign_checkpoint(Checkpoint(ORIGIN, 0, EMPTY_ROOT), log.signer)
+    s.deliver("m1", s.machines["m1"].receive(ORIGIN, Heads((empty,), reply=False), s.now))
+    assert size_of(s.machines["m1"].head(ORIGIN)) == 0
+    log.grow(3)
+    s.push_head("m1")  # the empty tree is a prefix of every tree: nothing to prove (no request can be made)
+    assert size_of(s.machines["m1"].head(ORIGIN)) == 3
+    assert not [msg for _, _, msg in s.sent if isinstance(msg, ProofRequest)]
+    assert not s.of("m1", Alarm)

@@ -107,3 +107,31 @@ def test_the_readme_documents_every_witness_and_peer_key():
         f"peers.{k}" for k in PeerConfig.__dataclass_fields__
     }
     assert documented == keys
+
+
+def test_the_readme_and_the_config_docstring_document_every_gossip_key():
+    import pypi_witness.config as config_module
+    from pypi_witness.config_gossip import GOSSIP_KEYS
+
+    readme = (ROOT / "README.md").read_text()
+    readme = readme[readme.index("The configuration is one TOML file") :]
+    readme = readme[: readme.index("\n### ")]
+    documented = set(re.findall(r"^\| `gossip\.([a-z_]+)` \|", readme, re.MULTILINE))
+    assert documented == set(GOSSIP_KEYS)
+    doc = config_module.__doc__
+    section = doc[doc.index("[gossip]") : doc.index("[index]")]
+    assert set(re.findall(r"^    ([a-z_]+) +=", section, re.MULTILINE)) == set(GOSSIP_KEYS)
+
+
+def test_the_gossip_section_is_read_and_checked(tmp_path):
+    config = load_config(write(tmp_path, "[gossip]\ninterval = 0.5\nfanout = 3\nevidence_fanout = 0\ntimeout_seconds = 2\n"))
+    assert (config.gossip.machine.interval, config.gossip.machine.fanout) == (0.5, 3)
+    assert config.gossip.machine.evidence_fanout is None and config.gossip.timeout_seconds == 2.0
+    for text, message in [
+        ("[gossip]\nrounds = 3\n", "gossip.rounds: unknown key"),
+        ("[gossip]\nfanout = 0\n", "fanout must be an integer >= 1"),
+        ("[gossip]\ninterval = true\n", "gossip.interval: must be a number"),
+        ("[gossip]\ntimeout_seconds = 0\n", "gossip.timeout_seconds: must be a number above 0"),
+    ]:
+        with pytest.raises(ConfigError, match=message):
+            load_config(write(tmp_path, text))

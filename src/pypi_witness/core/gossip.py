@@ -397,7 +397,8 @@ class GossipMachine:
             return
         self._remember(st, canonical, cp)
         head = st.head_cp
-        if head is None:
+        if head is None or (head.size == 0 and cp.size > 0):
+            # RFC 9162 §2.1.2: the empty tree is a prefix of every tree; no proof to ask for.
             self._accept(st, canonical, cp, now, out, signed.cosignatures)
         elif cp.size > head.size:
             self._request(st, (log_signature_only(st.head, st.info.verifier), head), (canonical, cp), peer, out)

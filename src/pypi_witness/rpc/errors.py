@@ -9,6 +9,8 @@ error               status               message to the client
 MalformedError      INVALID_ARGUMENT     the error's own (what was wrong with the request)
 SignatureError      PERMISSION_DENIED    the error's own (no valid signature from a trusted key)
 ProofError          FAILED_PRECONDITION  the error's own (which proof does not verify)
+ProvenEquivocator-  ALREADY_EXISTS       the error's own (the witness holds evidence that the log
+Error                                    equivocated, with its id; it cosigns that log no more)
 EquivocationError   ALREADY_EXISTS       the error's own (another tree of that size was signed)
 VerificationError   INVALID_ARGUMENT     the error's own (what failed to verify)
 OutOfRangeError     OUT_OF_RANGE         the error's own (the index or size and the log's size)
@@ -29,6 +31,9 @@ OUT_OF_RANGE (400), old size not the one last cosigned ABORTED with
 FAILED_PRECONDITION (422: the proof does not connect the witness's state to
 the checkpoint), same size with another root ALREADY_EXISTS (409: a checkpoint
 of that size exists already, with another root), malformed INVALID_ARGUMENT.
+A log this witness holds equivocation evidence against (gossip) is refused
+with ALREADY_EXISTS too, before any state is read: the log has already
+signed a conflicting tree, and the client side's EquivocationError says so.
 
 ConflictError is ABORTED, not FAILED_PRECONDITION: it means a compare-and-swap
 lost a race (tlog-witness's 409 Conflict), and gRPC's guidance for that is
@@ -61,6 +66,7 @@ from pypi_witness.errors import (
     OutOfRangeError,
     OverloadedError,
     ProofError,
+    ProvenEquivocatorError,
     SignatureError,
     StoreError,
     UnavailableError,
@@ -77,6 +83,7 @@ STATUS_TABLE: dict[type[BaseException], Code] = {
     SignatureError: Code.PERMISSION_DENIED,
     ProofError: Code.FAILED_PRECONDITION,
     EquivocationError: Code.ALREADY_EXISTS,
+    ProvenEquivocatorError: Code.ALREADY_EXISTS,
     VerificationError: Code.INVALID_ARGUMENT,
     OutOfRangeError: Code.OUT_OF_RANGE,
     NotFoundError: Code.NOT_FOUND,

@@ -5,7 +5,9 @@ A node runs: the log's one writer (runtime.writer), the gRPC server
 behind the privacy gate (runtime.privacy: client hashing, rate limits,
 access events), the privacy task (writes and purges access events, rotates
 keys), a task keeping the health status current, one task per peer pushing
-the log's checkpoints to it for cosigning (runtime.witnessing) and, when
+the log's checkpoints to it for cosigning (runtime.witnessing), the gossip
+loop and its GossipService (runtime.gossip; the witness refuses logs it
+holds equivocation evidence against) and, when
 ``[index]`` names a URL, the index follower (ingest.follower). ``sources`` is
 where other tasks that append to the log plug in.
 
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
@@ -40,7 +43,11 @@ from pypi_witness.runtime.follow import LogSink
 from pypi_witness.rpc.witness_service import SERVICE_NAME as WITNESS_SERVICE_NAME
 from pypi_witness.rpc.witness_service import WitnessServicer
 from pypi_witness.runtime.witnessing import Cosignatures, open_node_witness, push_to_peer
+from pypi_witness.runtime.gossip import exchange_as_peer, open_node_gossip, peer_keys
 from pypi_witness.runtime.privacy import NodePrivacy
+from pypi_witness.rpc.gossip_auth import authenticator as gossip_authenticator
+from pypi_witness.rpc.gossip_service import EXCHANGE_METHOD, GossipServicer
+from pypi_witness.rpc.gossip_service import SERVICE_NAME as GOSSIP_SERVICE_NAME
 from pypi_witness.runtime.writer import LogWriter
 from pypi_witness.witness import Witness
 
@@ -106,11 +113,12 @@ async def serve_grpc(
     *,
     witness: Witness | None = None,
     witnessed: Callable[[bytes], bytes] | None = None,
+    gossip: GossipServicer | None = None,
     task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run the gRPC server until cancelled; report the bound ``host:port``; stop gracefully.
 
-    With ``witness``, WitnessService is served too; ``witnessed`` adds the
+    With ``witness``, WitnessService is served too, with ``gossip`` GossipService; ``witnessed`` adds the
     cosignatures held to the checkpoints LogService serves. Every call passes
     ``privacy.gate`` first (none: no gate). Raises ConfigError if the listen
     address cannot be bound.
@@ -122,6 +130,8 @@ async def serve_grpc(
     handlers = [servicer.handler()]
     if witness is not None:
         handlers.append(WitnessServicer(witness, identifier=identifier).handler())
+    if gossip is not None:
+        handlers.append(gossip.handler())
     executor = ThreadPoolExecutor(max_workers=limits.grpc_workers, thread_name_prefix="grpc-worker")
     server = grpc.server(
         executor,
@@ -137,7 +147,7 @@ async def serve_grpc(
         ],
     )
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    services = (LOG_SERVICE_NAME, WITNESS_SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME)
+    services = (LOG_SERVICE_NAME, WITNESS_SERVICE_NAME, GOSSIP_SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME)
     reflection.enable_server_reflection(services, server)
     try:
         port = server.add_insecure_port(config.node.listen)
@@ -180,7 +190,16 @@ async def run_node(
     try:
         witness = open_node_witness(config, log.origin)
         try:
-            privacy = NodePrivacy(config.privacy, config.node.data_dir)
+            gossip = open_node_gossip(config, log, witness.signer)
+            witness.refuse_equivocators(gossip.evidence_against)
+            try:
+                authenticate = gossip_authenticator(peer_keys(config.peers), time.time)
+                privacy = NodePrivacy(
+                    config.privacy, config.node.data_dir, peer_authenticators={EXCHANGE_METHOD: authenticate}
+                )
+            except BaseException:
+                gossip.close()
+                raise
         except BaseException:
             witness.close()
             raise
@@ -197,9 +216,23 @@ async def run_node(
             _set_health(health_servicer, True)
             await nursery.start(privacy.run)
             cosignatures = Cosignatures([peer.name for peer in config.peers])
+            bridge = ServerBridge(trio.lowlevel.current_trio_token())
+            exchange = exchange_as_peer(gossip, config.peers)
+            gossip_servicer = GossipServicer(
+                exchange, peer_keys(config.peers), bridge, time.time, identifier=privacy.identifier
+            )
+            await nursery.start(gossip.run)
+            nursery.start_soon(gossip.watch_log, log.store.checkpoint)
             address = await nursery.start(
                 functools.partial(
-                    serve_grpc, config, log, health_servicer, privacy, witness=witness, witnessed=cosignatures.witnessed
+                    serve_grpc,
+                    config,
+                    log,
+                    health_servicer,
+                    privacy,
+                    witness=witness,
+                    witnessed=cosignatures.witnessed,
+                    gossip=gossip_servicer,
                 )
             )
             nursery.start_soon(_watch_health, log, health_servicer)
@@ -223,6 +256,9 @@ async def run_node(
         try:
             privacy.close()
         finally:
-            witness.close()
-            log.close()
+            try:
+                gossip.close()
+            finally:
+                witness.close()
+                log.close()
         logger.info("stopped; log %s closed", log.origin)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import trio
@@ -23,7 +23,7 @@ import trio
 from pypi_witness.config import PrivacyConfig, check_privacy
 from pypi_witness.errors import ConfigError
 from pypi_witness.privacy.events import PRIVACY_DIR, AccessEvents, EventCounter
-from pypi_witness.privacy.gate import PrivacyGate
+from pypi_witness.privacy.gate import PeerAuthenticator, PrivacyGate
 from pypi_witness.privacy.identity import ClientIdentifier
 from pypi_witness.privacy.period_keys import PeriodKeys
 from pypi_witness.privacy.rate_limit import RateLimiter, TokenBuckets
@@ -67,6 +67,7 @@ class NodePrivacy:
         *,
         clock: Callable[[], float] = time.time,
         random: Callable[[int], bytes] = os.urandom,
+        peer_authenticators: Mapping[str, PeerAuthenticator] = {},
     ) -> None:
         check_privacy(config, data_dir)
         self.config = config
@@ -83,7 +84,12 @@ class NodePrivacy:
                 TokenBuckets(config.peer_rate_per_second, config.peer_burst, config.rate_peers),
             )
         self.gate = PrivacyGate(
-            self.identifier, limiter=self.limiter, counter=self.counter, costs=config.method_costs, clock=clock
+            self.identifier,
+            limiter=self.limiter,
+            counter=self.counter,
+            costs=config.method_costs,
+            peer_authenticators=peer_authenticators,
+            clock=clock,
         )
         self.events = AccessEvents(Path(data_dir) / PRIVACY_DIR)
         self._dropped_reported = 0
