@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from pypi_witness.client.command import add_parsers as add_client_parsers
 from pypi_witness.core import merkle
 from pypi_witness.errors import VerificationError, WitnessError
 
@@ -548,6 +549,8 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("end", type=_nonnegative)
     q = qsub.add_parser("proof", parents=[common, node], help="entry INDEX with its proof, verified")
     q.add_argument("index", type=_nonnegative)
+
+    add_client_parsers(sub, common, _seconds)  # verify, proof
 
     p = sub.add_parser("demo", help="build a log from the bundled sample, serve it, and verify it as a client")
     p.add_argument("--data", type=Path, metavar="DIR", help="where to keep the demo log (default: a temporary directory)")
