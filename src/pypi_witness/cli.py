@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from pypi_witness.client.command import add_parsers as add_client_parsers
 from pypi_witness.core import merkle
 from pypi_witness.errors import VerificationError, WitnessError
 
@@ -552,6 +553,7 @@ def build_parser() -> argparse.ArgumentParser:
     from pypi_witness.evidence_cli import add_parser as add_evidence_parser
 
     add_evidence_parser(sub, common, data)
+    add_client_parsers(sub, common, _seconds)  # verify, proof
 
     p = sub.add_parser("demo", help="build a log from the bundled sample, serve it, and verify it as a client")
     p.add_argument("--data", type=Path, metavar="DIR", help="where to keep the demo log (default: a temporary directory)")

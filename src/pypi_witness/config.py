@@ -75,7 +75,9 @@ Keys (README-ready)::
     sample_rate          = 0.0     # share of new files downloaded and hashed (0 to 1)
     late_file_days       = 14      # a file added this long after its release is reported (0: off)
     stale_grace_seconds  = 3600.0  # a release 404s this long after its announcement: vanished, not stale
-    [policy]     # the quorum policy clients and gossip use: no keys yet
+    [policy]     # the quorum policy (C2SP tlog-policy) this node judges cosigned checkpoints by
+    file   = ""  # the policy file; read and checked at start. Unset: no policy
+    faults = 1   # faulty witnesses the policy must withstand; a weaker policy is warned about at start
     [privacy]    # what the node keeps about clients, and how much it lets each one ask
     key_dir            = ""        # directory for the client-hashing keys, one file per period (mode 0600),
                                    # outside data_dir (refused inside it). Unset: keys live only in memory
@@ -100,9 +102,6 @@ Keys (README-ready)::
     The node never writes a client's IP address to disk or to its logs.
     (gRPC's own debug tracing, GRPC_TRACE / GRPC_VERBOSITY=debug, would log
     peers: leave it off.)
-
-The sections without keys yet are accepted (empty) so that configuration files
-can be written ahead of the versions that read them; a key in them is refused.
 """
 
 from __future__ import annotations
@@ -229,7 +228,11 @@ class PeerConfig:
 
 @dataclass(frozen=True, slots=True)
 class PolicyConfig:
-    """[policy]: the quorum policy (no keys yet)."""
+    """[policy]: the tlog-policy file (None: no policy) and the faulty witnesses it must withstand."""
+
+    file: Path | None = None
+    # 1: the smallest number that makes a split view take more than one bad witness.
+    faults: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -579,13 +582,15 @@ def parse_config(data: Mapping[str, Any], base: Path) -> Config:
     node = NodeConfig(**{"data_dir": base / DEFAULT_DATA_DIR, **node_table})
     limits = LimitsConfig(**_read_table("limits", _table("limits", data.get("limits", {})), _LIMIT_CHECKS))
     index = IndexConfig(**_read_table("index", _table("index", data.get("index", {})), _INDEX_CHECKS))
-    _read_table("policy", _table("policy", data.get("policy", {})), {})
+    policy = PolicyConfig(
+        **_read_table("policy", _table("policy", data.get("policy", {})), {"file": _path(base), "faults": _integer(0, 1000)})
+    )
     privacy = PrivacyConfig(**_read_table("privacy", _table("privacy", data.get("privacy", {})), _privacy_checks(base)))
     check_privacy(privacy, node.data_dir)
     witness = _read_witness(_table("witness", data.get("witness", {})), base)
     peers = _read_peers(data.get("peers", []))
     gossip = read_gossip(_table("gossip", data.get("gossip", {})))
-    return Config(node, limits, witness, index, peers, PolicyConfig(), privacy, gossip)
+    return Config(node, limits, witness, index, peers, policy, privacy, gossip)
 
 
 def load_config(path: Path) -> Config:

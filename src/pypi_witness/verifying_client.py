@@ -231,18 +231,29 @@ class VerifyingClient:
             raise MalformedError("no filename to look up")
         answer = await self.node.lookup_many(filenames)
         accepted = await self.accept(answer.checkpoint)
+        return accepted, self.check_lookup(filenames, answer, accepted.checkpoint)
+
+    def check_lookup(
+        self, filenames: Sequence[str], answer: convert.LookupAnswer, signed: SignedCheckpoint
+    ) -> tuple[VerifiedLookup, ...]:
+        """Prove every entry of a lookup ``answer`` for ``filenames`` against ``signed`` (already verified).
+
+        Raises VerificationError if the answer is for other filenames, an
+        inclusion proof fails, a leaf is not a record about its filename, or
+        an entry comes twice.
+        """
         if [r.filename for r in answer.results] != list(filenames):
             raise VerificationError("the node answered for other filenames than asked")
         out = []
         for result in answer.results:
-            entries = tuple(self._entry(e.index, e.leaf, e.proof, accepted.checkpoint) for e in result.entries)
+            entries = tuple(self._entry(e.index, e.leaf, e.proof, signed) for e in result.entries)
             for entry in entries:
                 if record_filename(entry.record) != result.filename:
                     raise VerificationError(f"entry {entry.index} is not about {result.filename}")
             if len({e.index for e in entries}) != len(entries):
                 raise VerificationError(f"the node sent an entry twice for {result.filename}")
             out.append(VerifiedLookup(result.filename, entries, conflicts_among(result.filename, entries)))
-        return accepted, tuple(out)
+        return tuple(out)
 
     async def inclusion(self, index: int) -> tuple[Accepted, VerifiedEntry]:
         """Entry ``index`` proven in the tree of the node's verified checkpoint."""

@@ -21,6 +21,7 @@ import trio
 
 from pypi_witness.config import Config, load_config
 from pypi_witness.errors import WitnessError
+from pypi_witness.policy_file import policy_warnings, read_policy
 from pypi_witness.runtime.node import Source, run_node
 
 logger = logging.getLogger("pypi_witness.runtime")
@@ -62,6 +63,15 @@ async def _serve(config: Config, sources: Sequence[Source]) -> None:
             nursery.cancel_scope.cancel()  # the node has stopped: stop listening for signals
 
 
+def _warn_about_policy(config: Config) -> None:
+    """Read ``[policy] file`` (ConfigError if bad) and log a warning per way it is unsafe with ``faults``."""
+    if config.policy.file is None:
+        return
+    policy = read_policy(config.policy.file)
+    for warning in policy_warnings(policy, config.policy.faults):
+        logger.warning("policy %s: %s", config.policy.file, warning)
+
+
 def serve_main(config_path: Path, *, sources: Sequence[Source] = ()) -> int:
     """Run a node from the TOML file ``config_path`` until SIGINT or SIGTERM; return the exit code.
 
@@ -77,6 +87,7 @@ def serve_main(config_path: Path, *, sources: Sequence[Source] = ()) -> int:
     previous = {signum: signal.getsignal(signum) for signum in _STOP_SIGNALS}
     try:
         config = load_config(config_path)
+        _warn_about_policy(config)
         # While the node runs, trio's signal receiver handles these; before and
         # after it they are ignored, so that a signal racing the receiver's
         # exit (trio redelivers pending ones then) cannot kill a node that has

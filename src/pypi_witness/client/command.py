@@ -1,0 +1,153 @@
+"""The ``verify`` and ``proof`` commands (registered by ``cli.build_parser``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pypi_witness.errors import ConfigError, MalformedError, WitnessError
+
+VERIFY_EPILOG = """\
+A TARGET is a pip requirements file (*.txt, *.in) with --hash=sha256: options,
+a PEP 751 pylock.toml, a local distribution file (hashed here), or a
+*.tlog-proof bundle (then nothing is asked of any node: the other targets are
+checked offline against the bundles, matched by filename, or --sha256 gives
+the expected hash of a single bundle's file).
+
+Trust: --policy FILE (a C2SP tlog-policy: the logs, the witnesses and the
+quorum of cosignatures a checkpoint needs), and/or --vkey for each node's log
+key (without --policy, each such log is trusted on its own signature).
+
+Statuses: OK (a trusted log holds this exact hash), MISMATCH (trusted logs
+hold other hashes for the filename), UNKNOWN (not logged yet, or not
+checkable), UNRESOLVED (trusted logs disagree, or only untrusted ones know it).
+
+Exit codes: 0 all OK; 3 a MISMATCH, or a node or bundle failed verification;
+4 otherwise, some file UNKNOWN or UNRESOLVED; 1 error; 2 bad command line.
+"""
+
+_SHA256 = re.compile("[0-9a-f]{64}")
+
+
+def add_parsers(sub: Any, common: argparse.ArgumentParser, seconds: Callable[[str], float]) -> None:
+    """Add ``verify`` and ``proof`` to the ``pypi-witness`` subcommands."""
+    p = sub.add_parser(
+        "verify",
+        parents=[common],
+        help="verify requirements, lock files or distribution files against nodes and a quorum policy",
+        epilog=VERIFY_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("targets", nargs="+", metavar="TARGET")
+    p.add_argument("--policy", type=Path, metavar="FILE", help="a C2SP tlog-policy file")
+    p.add_argument("--vkey", action="append", default=[], help="a log's verifier key (or a file holding it); repeat")
+    p.add_argument("--node", action="append", default=[], metavar="HOST:PORT", help="a node to ask; repeat")
+    p.add_argument("--state", type=Path, metavar="DIR", help="keep each log's newest checkpoint; refuse rollbacks")
+    p.add_argument("--timeout", type=seconds, default=10.0, help="seconds each node gets to answer (default 10)")
+    p.add_argument("--faults", type=int, default=1, help="faulty witnesses to warn about (default 1)")
+    p.add_argument("--sha256", metavar="HEX", help="with one bundle: the hash its file must have")
+    p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("proof", parents=[common], help="write a C2SP tlog-proof bundle for a file, for offline checks")
+    p.add_argument("filename")
+    p.add_argument("--node", required=True, metavar="HOST:PORT", help="the node to ask")
+    p.add_argument("--vkey", required=True, help="the log's verifier key, or a file holding it")
+    p.add_argument("--out", required=True, type=Path, metavar="FILE", help="where to write the bundle")
+    p.add_argument("--timeout", type=seconds, default=10.0, help="seconds to wait (default 10)")
+    p.set_defaults(func=cmd_proof)
+
+
+def _log_keys(texts: list[str]) -> tuple[Any, ...]:
+    from pypi_witness.core.note import ALG_ED25519
+    from pypi_witness.keys import read_verifier
+
+    keys = tuple(read_verifier(t) for t in texts)
+    for k in keys:
+        if k.alg != ALG_ED25519:
+            raise ConfigError(f"--vkey {k.name}: not a log key (type 0x{k.alg:02x}, not 0x01)")
+    return keys
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    import trio
+
+    from pypi_witness.client.bundles import bundle_answer
+    from pypi_witness.client.nodes import ask_nodes
+    from pypi_witness.client.report import exit_code, print_report
+    from pypi_witness.client.targets import Expected, expected_from, is_bundle
+    from pypi_witness.client.verdict import classify
+    from pypi_witness.core.policy import Policy
+    from pypi_witness.policy_file import policy_warnings, read_policy
+    from pypi_witness.verifying_client import ClientState
+
+    if args.policy is None and not args.vkey:
+        raise ConfigError("give --policy FILE or --vkey for each node's log: nothing is trusted otherwise")
+    if args.faults < 0:
+        raise ConfigError("--faults must be 0 or more")
+    policy = read_policy(args.policy) if args.policy else Policy((), (), (), None)
+    if args.policy:
+        for warning in policy_warnings(policy, args.faults):
+            print(f"pypi-witness: warning: policy {args.policy}: {warning}", file=sys.stderr)
+    extra_logs = _log_keys(args.vkey)
+    bundles = [Path(t) for t in args.targets if is_bundle(t)]
+    if bundles and args.node:
+        raise ConfigError("*.tlog-proof targets are checked offline: leave out --node")
+    if not bundles and not args.node:
+        raise ConfigError("give --node HOST:PORT (one or more), or *.tlog-proof bundles to check offline")
+    if args.sha256 is not None and (len(bundles) != 1 or not _SHA256.fullmatch(args.sha256)):
+        raise ConfigError("--sha256 takes 64 lowercase hex digits and goes with exactly one *.tlog-proof target")
+    expected: list[Expected] = []
+    for target in args.targets:
+        if not is_bundle(target):
+            expected += expected_from(target)
+    outcomes: list[Any] = []
+    if bundles:
+        answers = [bundle_answer(b, policy, extra_logs) for b in bundles]
+        if args.sha256 is not None:
+            (filename,) = answers[0].statements
+            expected.append(Expected("--sha256", filename, frozenset({args.sha256})))
+        if not expected:
+            raise MalformedError("nothing to check the bundles against: give the files, or --sha256")
+    else:
+        filenames = sorted({e.filename for e in expected if e.filename is not None and e.reason is None})
+        state = ClientState(args.state) if args.state else None
+        if filenames:
+            outcomes = trio.run(ask_nodes, args.node, filenames, policy, extra_logs, state, args.timeout)
+            if all(o.answer is None and not o.failed_verification for o in outcomes):
+                raise WitnessError("no node answered: " + "; ".join(f"{o.address}: {o.error}" for o in outcomes))
+        answers = [o.answer for o in outcomes if o.answer is not None]
+    verdicts = [classify(e, answers) for e in expected]
+    print_report(verdicts, outcomes, as_json=args.json, out=sys.stdout, err=sys.stderr)
+    return exit_code(verdicts, outcomes)
+
+
+def cmd_proof(args: argparse.Namespace) -> int:
+    import trio
+
+    from pypi_witness.client.bundles import fetch_bundle
+
+    (verifier,) = _log_keys([args.vkey])
+
+    async def run() -> tuple[bytes, Any]:
+        with trio.fail_after(args.timeout):
+            return await fetch_bundle(args.node, verifier, args.filename)
+
+    try:
+        bundle, record = trio.run(run)
+    except trio.TooSlowError:
+        raise WitnessError(f"no answer from {args.node} within {args.timeout:g} s") from None
+    try:
+        args.out.write_bytes(bundle)
+    except OSError as e:
+        raise ConfigError(f"cannot write {args.out}: {e.strerror or e}") from None
+    machine = {"out": str(args.out), "filename": record.filename, "sha256": record.sha256, "size": record.size}
+    if args.json:
+        print(json.dumps(machine, sort_keys=True))
+    else:
+        print(f"wrote {args.out}: {record.filename} sha256 {record.sha256}, proven in {verifier.name}")
+    return 0

@@ -1,0 +1,131 @@
+"""The verdict on one file, from what every source (a node, a bundle) proved about its filename.
+
+Pure: values in, a :class:`Verdict` out. A *source* is trusted when its
+answer verified and its checkpoint satisfies the policy's quorum; only trusted
+sources decide. For a filename a source logged several times with different
+hashes (the index swapped the file), the first entry is what that source
+vouches for: PyPI never reuses a filename for other content, so the later
+ones are the evidence of a swap.
+
+The four outcomes:
+
+* ``OK`` — a trusted source vouches for exactly the expected hashes, and no
+  trusted source vouches for others;
+* ``MISMATCH`` — every trusted source that logged the filename vouches for
+  other hashes (the evidence names each: source, entry index, logged sha256);
+* ``UNRESOLVED`` — trusted sources disagree with each other, or only
+  sources whose checkpoint lacks the quorum have logged the file;
+* ``UNKNOWN`` — no source has logged the file, or it cannot be checked (no
+  filename, no sha256: the reason says which).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from pypi_witness.client.targets import Expected
+from pypi_witness.core.records import FileRecord
+
+
+class Status(enum.Enum):
+    OK = "OK"
+    MISMATCH = "MISMATCH"
+    UNRESOLVED = "UNRESOLVED"
+    UNKNOWN = "UNKNOWN"
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """What one source proved about one filename: the first file entry, and later ones with other hashes."""
+
+    source: str
+    origin: str
+    tree_size: int
+    index: int
+    record: FileRecord
+    trusted: bool
+    swaps: tuple[tuple[int, FileRecord], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SourceAnswer:
+    """One source's verified answer: its log, whether its checkpoint is trusted (and why not), its statements."""
+
+    source: str
+    origin: str
+    tree_size: int
+    trusted: bool
+    why_untrusted: str | None
+    statements: Mapping[str, Statement] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    expected: Expected
+    status: Status
+    reason: str
+    evidence: tuple[Statement, ...] = ()
+
+
+def statement(source: str, origin: str, tree_size: int, trusted: bool,
+              entries: Sequence[tuple[int, FileRecord]]) -> Statement | None:  # fmt: skip
+    """The Statement for a filename's proven file entries (in log order); None if there are none."""
+    if not entries:
+        return None
+    (index, first), rest = entries[0], entries[1:]
+    swaps = tuple((i, r) for i, r in rest if _identity(r) != _identity(first))
+    return Statement(source, origin, tree_size, index, first, trusted, swaps)
+
+
+def _identity(record: FileRecord) -> tuple[str, str, int]:
+    return (record.sha256, record.blake2b_256, record.size)
+
+
+def matches(expected: Expected, record: FileRecord) -> bool:
+    """True if ``record`` logs a file with the expected sha256 (and BLAKE2b-256 and size, where known)."""
+    return (
+        record.sha256 in expected.sha256
+        and (expected.blake2b_256 is None or record.blake2b_256 == expected.blake2b_256)
+        and (expected.size is None or record.size == expected.size)
+    )
+
+
+def _short(statements: Sequence[Statement]) -> str:
+    return ", ".join(f"{s.origin} entry {s.index}" for s in statements)
+
+
+def classify(expected: Expected, answers: Sequence[SourceAnswer]) -> Verdict:
+    """The verdict on ``expected`` given every source's answer (see the module docstring). Never raises."""
+    if expected.reason is not None or expected.filename is None:
+        return Verdict(expected, Status.UNKNOWN, expected.reason or "no filename to look up")
+    found = [a.statements[expected.filename] for a in answers if expected.filename in a.statements]
+    trusted = [s for s in found if s.trusted]
+    agree = [s for s in trusted if matches(expected, s.record)]
+    differ = [s for s in trusted if not matches(expected, s.record)]
+    if agree and differ:
+        return Verdict(
+            expected, Status.UNRESOLVED,
+            f"trusted logs disagree: {_short(agree)} log the expected hash, {_short(differ)} log another",
+            tuple(differ + agree),
+        )  # fmt: skip
+    if differ:
+        return Verdict(expected, Status.MISMATCH, f"logged with other hashes by {_short(differ)}", tuple(differ))
+    if agree:
+        reason = f"logged by {_short(agree)}"
+        swapped = [s for s in agree if s.swaps]
+        if swapped:
+            reason += "; the index later served other hashes under this name (" + "; ".join(
+                f"{s.origin} entries {', '.join(str(i) for i, _ in s.swaps)}" for s in swapped
+            ) + ")"
+        return Verdict(expected, Status.OK, reason, tuple(agree))
+    if found:
+        untrusted = sorted({a.source + ": " + (a.why_untrusted or "") for a in answers if not a.trusted})
+        return Verdict(
+            expected, Status.UNRESOLVED,
+            f"only logs without a trusted checkpoint know this file ({_short(found)}); " + "; ".join(untrusted),
+            tuple(found),
+        )  # fmt: skip
+    sizes = ", ".join(f"{a.origin} up to size {a.tree_size}" for a in answers) or "no source answered"
+    return Verdict(expected, Status.UNKNOWN, f"not logged yet ({sizes})")

@@ -1,0 +1,83 @@
+"""The [policy] section: file and faults, documented, checked, and read (with warnings) when a node starts."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from dataclasses import fields
+from pathlib import Path
+
+import pytest
+
+from pypi_witness import config
+from pypi_witness.config import PolicyConfig, load_config
+from pypi_witness.core.note import ALG_COSIGNATURE_V1
+from pypi_witness.errors import ConfigError
+from pypi_witness.keys import generate_signer
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def policy_text(k: int, n: int) -> str:
+    log = generate_signer("log.example/pypi").verifier().vkey()
+    witnesses = [generate_signer(f"w{i}.example", ALG_COSIGNATURE_V1).verifier().vkey() for i in range(n)]
+    lines = [f"log {log}\n"] + [f"witness w{i} {w}\n" for i, w in enumerate(witnesses)]
+    return "".join(lines) + f"group g {k} " + " ".join(f"w{i}" for i in range(n)) + "\nquorum g\n"
+
+
+def test_file_and_faults_are_read_relative_to_the_config(tmp_path):
+    (tmp_path / "node.toml").write_text('[policy]\nfile = "policy.txt"\nfaults = 2\n')
+    assert load_config(tmp_path / "node.toml").policy == PolicyConfig(tmp_path / "policy.txt", 2)
+    (tmp_path / "empty.toml").write_text("[policy]\n")
+    assert load_config(tmp_path / "empty.toml").policy == PolicyConfig(None, 1)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[policy]\nfaults = -1\n", "policy.faults: must be an integer from 0 to 1000, got -1"),
+        ('[policy]\nfile = ""\n', "policy.file: must be a non-empty string"),
+        ("[policy]\nquorum = 2\n", "policy.quorum: unknown key (known keys: file, faults)"),
+    ],
+)
+def test_bad_values_are_refused_naming_the_key(tmp_path, text, message):
+    (tmp_path / "node.toml").write_text(text)
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_config(tmp_path / "node.toml")
+
+
+def test_every_policy_key_is_documented():
+    readme = (ROOT / "README.md").read_text()
+    docstring = config.__doc__ or ""
+    section = docstring[docstring.index("[policy]") : docstring.index("[privacy]")]
+    for f in fields(PolicyConfig):
+        assert re.search(rf"^\s+{f.name}\s+=", section, re.M), f"{f.name} not in config.py's docstring"
+        assert f"| `policy.{f.name}` |" in readme, f"policy.{f.name} not in the README's configuration table"
+
+
+def run_serve(config_path: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "pypi_witness.cli", "serve", "--config", str(config_path)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+
+def test_a_node_refuses_a_bad_policy_file_and_warns_about_a_weak_one(tmp_path):
+    # No origin and no log: after reading the policy, the node stops with that error.
+    conf = tmp_path / "node.toml"
+    conf.write_text('[node]\ndata_dir = "nothing-here"\n[policy]\nfile = "policy.txt"\nfaults = 1\n')
+    (tmp_path / "policy.txt").write_text("quorum nobody\n")
+    result = run_serve(conf)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.splitlines() == [
+        f"pypi-witness: error: policy file {tmp_path / 'policy.txt'}: line 1: quorum 'nobody' is not a witness"
+        " or group defined on an earlier line"
+    ], result.stderr
+    (tmp_path / "policy.txt").write_text(policy_text(2, 3))  # 2k = 4 is not > n + f = 4
+    result = run_serve(conf)
+    assert "WARNING" in result.stderr and "split view possible with 1 faulty witness" in result.stderr
+    assert result.stderr.splitlines()[-1].startswith("pypi-witness: error: node.origin")
+    (tmp_path / "policy.txt").write_text(policy_text(3, 4))  # 3-of-4 tolerates one bad witness
+    result = run_serve(conf)
+    assert "WARNING" not in result.stderr
