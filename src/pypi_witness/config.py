@@ -106,10 +106,7 @@ Keys (README-ready)::
 
 from __future__ import annotations
 
-import ipaddress
-import math
 import tomllib
-import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -117,7 +114,25 @@ from typing import Any
 
 from pypi_witness.config_gossip import GossipSettings, read_gossip
 from pypi_witness.core.note import ALG_COSIGNATURE_V1, ALG_ED25519, Verifier
-from pypi_witness.errors import ConfigError, NoteError
+from pypi_witness.config_values import (
+    boolean as _boolean,
+    check_address as _check_address,
+    check_index_url,
+    check_listen as _check_listen,
+    check_origin as _check_origin,
+    costs as _costs,
+    fraction as _fraction,
+    integer as _integer,
+    path as _path,
+    positive as _positive,
+    positive_seconds as _positive_seconds,
+    read_table as _read_table,
+    seconds as _seconds,
+    string as _string,
+    table as _table,
+    vkey as _vkey,
+)
+from pypi_witness.errors import ConfigError
 
 DEFAULT_DATA_DIR = "pypi-witness-data"
 # Port 6962, after RFC 6962; loopback so that nothing is exposed by accident.
@@ -287,102 +302,6 @@ class Config:
 # --- checking values ------------------------------------------------------------
 
 
-def _integer(low: int, high: int) -> Callable[[str, object], int]:
-    def check(key: str, value: object) -> int:
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise ConfigError(f"{key}: must be an integer from {low} to {high}, got {value!r}")
-        return value
-
-    return check
-
-
-def _seconds(key: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
-        raise ConfigError(f"{key}: must be a number of seconds, 0 or more, got {value!r}")
-    return float(value)
-
-
-def _string(key: str, value: object) -> str:
-    if not isinstance(value, str) or not value:
-        raise ConfigError(f"{key}: must be a non-empty string, got {value!r}")
-    return value
-
-
-def _check_origin(key: str, value: object) -> str:
-    origin = _string(key, value)
-    # SPEC: signed-note — a key name is non-empty, with no Unicode spaces or plus signs.
-    if any(c.isspace() or c == "+" for c in origin) or not origin.isprintable():
-        raise ConfigError(f"{key}: {origin!r} cannot name a key (no spaces, '+' or control characters)")
-    return origin
-
-
-def _check_listen(key: str, value: object) -> str:
-    """``host:port`` or ``[v6]:port`` with port 0-65535."""
-    listen = _string(key, value)
-    host, sep, port = listen.rpartition(":")
-    if not sep or not host or not port.isdigit() or int(port) > 65535:
-        raise ConfigError(f"{key}: must be host:port with a port from 0 to 65535, got {listen!r}")
-    if host.startswith("["):
-        try:
-            if not host.endswith("]"):
-                raise ValueError(host)
-            ipaddress.IPv6Address(host[1:-1])
-        except ValueError:
-            raise ConfigError(f"{key}: {host!r} is not a bracketed IPv6 address") from None
-    elif ":" in host:
-        raise ConfigError(f"{key}: put an IPv6 address in brackets, as [{host}]:{port}")
-    return listen
-
-
-def _path(base: Path) -> Callable[[str, object], Path]:
-    def check(key: str, value: object) -> Path:
-        return base / Path(_string(key, value)).expanduser()
-
-    return check
-
-
-def _positive(key: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
-        raise ConfigError(f"{key}: must be a number above 0, got {value!r}")
-    return float(value)
-
-
-def _boolean(key: str, value: object) -> bool:
-    if not isinstance(value, bool):
-        raise ConfigError(f"{key}: must be true or false, got {value!r}")
-    return value
-
-
-def _costs(key: str, value: object) -> dict[str, float]:
-    table = _table(key, value)
-    costs = {}
-    for method, cost in table.items():
-        if not method.isidentifier():
-            raise ConfigError(f"{key}.{method}: not a method name")
-        if isinstance(cost, bool) or not isinstance(cost, int | float) or not math.isfinite(cost) or cost < 0:
-            raise ConfigError(f"{key}.{method}: must be a number of tokens, 0 or more, got {cost!r}")
-        costs[method] = float(cost)
-    return costs
-
-
-def _table(key: str, value: object) -> Mapping[str, Any]:
-    if not isinstance(value, dict):
-        raise ConfigError(f"{key}: must be a table ([{key}]), got {value!r}")
-    return value
-
-
-def _read_table(name: str, table: Mapping[str, Any], checks: Mapping[str, Callable[[str, object], Any]]) -> dict:
-    """Check every key of ``table`` against ``checks``; unknown keys are refused."""
-    out = {}
-    for key, value in table.items():
-        check = checks.get(key)
-        if check is None:
-            known = f"known keys: {', '.join(checks)}" if checks else "this version reads no keys here"
-            raise ConfigError(f"{name}.{key}: unknown key ({known})")
-        out[key] = check(f"{name}.{key}", value)
-    return out
-
-
 _LIMIT_CHECKS: dict[str, Callable[[str, object], Any]] = {
     "grpc_workers": _integer(1, 1024),
     "max_concurrent_rpcs": _integer(1, 1_000_000),
@@ -395,27 +314,6 @@ _LIMIT_CHECKS: dict[str, Callable[[str, object], Any]] = {
     "stop_grace_seconds": _seconds,
 }
 assert set(_LIMIT_CHECKS) == {f.name for f in fields(LimitsConfig)}
-
-
-def check_index_url(key: str, value: object) -> str:
-    url = _string(key, value)
-    parsed = urllib.parse.urlsplit(url)
-    if parsed.scheme not in ("http", "https") or not parsed.hostname or parsed.query or parsed.fragment:
-        raise ConfigError(f"{key}: must be an http:// or https:// URL of an index, e.g. https://pypi.org, got {url!r}")
-    return url.rstrip("/")
-
-
-def _fraction(key: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
-        raise ConfigError(f"{key}: must be a number from 0 to 1, got {value!r}")
-    return float(value)
-
-
-def _positive_seconds(key: str, value: object) -> float:
-    seconds = _seconds(key, value)
-    if seconds <= 0:
-        raise ConfigError(f"{key}: must be more than 0 seconds, got {value!r}")
-    return seconds
 
 
 _INDEX_CHECKS: dict[str, Callable[[str, object], Any]] = {
@@ -435,27 +333,6 @@ _INDEX_CHECKS: dict[str, Callable[[str, object], Any]] = {
     "stale_grace_seconds": _seconds,
 }
 assert set(_INDEX_CHECKS) == {f.name for f in fields(IndexConfig)}
-
-
-def _vkey(alg: int, kind: str) -> Callable[[str, object], Verifier]:
-    def check(key: str, value: object) -> Verifier:
-        text = _string(key, value)
-        try:
-            verifier = Verifier.from_vkey(text.strip())
-        except NoteError as e:
-            raise ConfigError(f"{key}: not a verifier key ({e})") from None
-        if verifier.alg != alg:
-            raise ConfigError(f"{key}: must be {kind} (type 0x{alg:02x}), got a key of type 0x{verifier.alg:02x}")
-        return verifier
-
-    return check
-
-
-def _check_address(key: str, value: object) -> str:
-    address = _check_listen(key, value)
-    if address.rpartition(":")[2] == "0":
-        raise ConfigError(f"{key}: port 0 cannot be dialled; give the peer's port")
-    return address
 
 
 def _read_witness(table: Mapping[str, Any], base: Path) -> WitnessConfig:
