@@ -1,0 +1,90 @@
+"""A node with ``[index]`` follows the fake index, and a hostile index never stops it serving."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+import pytest
+import trio
+
+from pypi_witness.config import IndexConfig
+from pypi_witness.errors import ConfigError
+from pypi_witness.fakeindex import FakeIndexServer, Index
+from pypi_witness.log import init_log
+from pypi_witness.rpc.client import LogClient
+from tests.rpc.support import config_for, open_note, start_node, vkey_of
+
+ORIGIN = "witness.test/node-follow"
+
+
+@pytest.fixture
+def fake():
+    index = Index(content_seed=9)
+    index.populate(seed=9, projects=15)
+    with FakeIndexServer(index) as server:
+        yield server
+
+
+def node_config(tmp_path, url: str):
+    data = tmp_path / "node"
+    init_log(data, ORIGIN).close()
+    settings = IndexConfig(url=url, poll_seconds=0.2, requests_per_second=0, backoff_max_seconds=0.05, max_attempts=2)
+    return data, dataclasses.replace(config_for(data), index=settings)
+
+
+def _files(index: Index):
+    for project in index.projects.values():
+        for release in project.releases.values():
+            for rec in release.files:
+                if rec.removed_serial is None and release.removed_serial is None:
+                    yield rec.filename
+
+
+async def served_size(address: str, vkey: str) -> int:
+    async with LogClient(address) as client:
+        return open_note(await client.checkpoint(), vkey).checkpoint.size
+
+
+async def test_a_node_follows_its_index_and_serves_what_it_logged(tmp_path, fake):
+    data, config = node_config(tmp_path, fake.url)
+    async with trio.open_nursery() as nursery:
+        address = await start_node(nursery, config)
+        with trio.fail_after(30):
+            while await served_size(address, vkey_of(data)) < len(list(_files(fake.index))):
+                await trio.sleep(0.1)
+        async with LogClient(address) as client:
+            (result,) = (await client.lookup(next(_files(fake.index)))).results
+            assert result.entries
+        nursery.cancel_scope.cancel()
+
+
+@pytest.mark.parametrize("on", ["xmlrpc", "json"])
+async def test_a_hostile_index_never_stops_the_node(tmp_path, fake, caplog, on):
+    fake.set_attacks(hostile="bad_json", hostile_on=[on])
+    data, config = node_config(tmp_path, fake.url)
+    caplog.set_level(logging.INFO)
+    async with trio.open_nursery() as nursery:
+        address = await start_node(nursery, config)
+        await trio.sleep(1.0)  # several polls against the hostile index
+        size = await served_size(address, vkey_of(data))  # the node still answers
+        nursery.cancel_scope.cancel()
+    if on == "xmlrpc":
+        assert size == 0  # nothing could be read, nothing was logged
+    text = caplog.text
+    assert ("poll of" in text and "failed" in text) if on == "xmlrpc" else "ALARM bad-response" in text
+    assert "Traceback" not in text
+
+
+async def test_a_node_refuses_to_follow_another_index_than_its_log(tmp_path, fake):
+    data, config = node_config(tmp_path, fake.url)
+    async with trio.open_nursery() as nursery:
+        address = await start_node(nursery, config)
+        with trio.fail_after(30):
+            while await served_size(address, vkey_of(data)) == 0:
+                await trio.sleep(0.1)
+        nursery.cancel_scope.cancel()
+    other = dataclasses.replace(config, index=dataclasses.replace(config.index, url="http://127.0.0.1:9/elsewhere"))
+    with pytest.RaisesGroup(pytest.RaisesExc(ConfigError, match="this log follows")):
+        async with trio.open_nursery() as nursery:
+            await start_node(nursery, other)
