@@ -16,7 +16,6 @@ import pytest
 from pypi_witness.core.records import FileRecord, RemovalRecord, YankRecord, parse_record
 from pypi_witness.fakeindex import FakeIndexServer, Index
 from pypi_witness.ingest.follower import CURSOR
-from pypi_witness.log import init_log
 from pypi_witness.store.lmdb_store import LmdbStore
 from tests.ingest.test_follower import live_files, logged_live_files
 
@@ -30,18 +29,6 @@ batch_rows = {batch_rows}
 """
 
 
-@pytest.fixture
-def fake():
-    index = Index(content_seed=5)
-    index.populate(seed=21, projects=30)
-    with FakeIndexServer(index) as server:
-        yield server
-
-
-@pytest.fixture
-def data(tmp_path: Path) -> Path:
-    init_log(tmp_path / "node", "witness.test/cli").close()
-    return tmp_path / "node"
 
 
 def config(tmp_path: Path, batch_rows: int = 2000) -> Path:

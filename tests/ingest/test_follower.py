@@ -20,24 +20,9 @@ from pypi_witness.core.records import (
 )
 from pypi_witness.errors import ConfigError, IndexResponseError
 from pypi_witness.fakeindex import FakeIndexServer, Index
-from pypi_witness.log import init_log, open_log
+from pypi_witness.log import open_log
 from pypi_witness.runtime.follow import TAMPERING, follow
 
-ORIGIN = "witness.test/follow"
-
-
-@pytest.fixture
-def fake():
-    index = Index(content_seed=3)
-    index.populate(seed=11, projects=40)
-    with FakeIndexServer(index) as server:
-        yield server
-
-
-@pytest.fixture
-def data(tmp_path: Path) -> Path:
-    init_log(tmp_path / "node", ORIGIN).close()
-    return tmp_path / "node"
 
 
 def settings(url: str, **changes: object) -> IndexConfig:

@@ -10,21 +10,11 @@ import trio
 
 from pypi_witness.config import IndexConfig
 from pypi_witness.errors import ConfigError
-from pypi_witness.fakeindex import FakeIndexServer, Index
+from pypi_witness.fakeindex import Index
 from pypi_witness.log import init_log
 from pypi_witness.rpc.client import LogClient
+from tests.ingest.conftest import ORIGIN
 from tests.rpc.support import config_for, open_note, start_node, vkey_of
-
-ORIGIN = "witness.test/node-follow"
-
-
-@pytest.fixture
-def fake():
-    index = Index(content_seed=9)
-    index.populate(seed=9, projects=15)
-    with FakeIndexServer(index) as server:
-        yield server
-
 
 def node_config(tmp_path, url: str):
     data = tmp_path / "node"
