@@ -240,6 +240,38 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return serve_main(args.config)
 
 
+# --- federation -------------------------------------------------------------------
+
+
+def cmd_federation_init(args: argparse.Namespace) -> int:
+    from pypi_witness.config import check_index_url
+    from pypi_witness.federation import POLICY_FILE, create_federation
+
+    names = [f"node{i}" for i in range(1, args.nodes + 1)]
+    if args.compose is not None:
+        addresses = {name: f"{name}:{args.compose}" for name in names}
+        listen = {name: f"0.0.0.0:{args.compose}" for name in names}
+    else:
+        addresses = {name: f"{args.host}:{args.base_port + i}" for i, name in enumerate(names)}
+        listen = None
+    extra = f'\n[index]\nurl = "{check_index_url("--index", args.index)}"\n' if args.index else ""
+    members = create_federation(args.dir, addresses, listen=listen, quorum=args.quorum, extra_config=extra)
+    lines = [f"{m.name}: {m.address}, config {m.config}, log {m.log.vkey()}" for m in members.values()]
+    _emit(
+        args,
+        "\n".join(lines) + f"\npolicy: {args.dir / POLICY_FILE}\nstart each with: pypi-witness serve --config CONFIG",
+        {
+            "policy": str(args.dir / POLICY_FILE),
+            "nodes": [
+                {"name": m.name, "address": m.address, "config": str(m.config), "log_vkey": m.log.vkey(),
+                 "witness_vkey": m.witness.vkey()}
+                for m in members.values()
+            ],
+        },
+    )  # fmt: skip
+    return EXIT_OK
+
+
 # --- follow ---------------------------------------------------------------------
 
 
@@ -516,6 +548,18 @@ def build_parser() -> argparse.ArgumentParser:
     r = psub.add_parser("consistency", parents=[common, data], help="prove tree OLD is a prefix of tree NEW")
     r.add_argument("old", type=_nonnegative)
     r.add_argument("new", type=_nonnegative)
+
+    p = sub.add_parser("federation", help="set up several nodes that witness each other")
+    fsub = p.add_subparsers(dest="federation_command", required=True, parser_class=_Parser)
+    q = fsub.add_parser("init", parents=[common], help="keys, logs, configurations and a policy for N nodes")
+    q.add_argument("dir", type=Path, metavar="DIR")
+    q.add_argument("--nodes", type=_positive, default=3, help="how many nodes (default 3), named node1, node2...")
+    q.add_argument("--host", default="127.0.0.1", help="the host they listen on (default 127.0.0.1)")
+    q.add_argument("--base-port", type=_nonnegative, default=7001, help="node1's port; node2 the next... (default 7001)")
+    q.add_argument("--compose", type=_positive, metavar="PORT", help="for docker compose: node N at nodeN:PORT, listening on all addresses")
+    q.add_argument("--quorum", type=_positive, help="witnesses the policy requires (default: a majority)")
+    q.add_argument("--index", metavar="URL", help="an index every node follows")
+    q.set_defaults(func=cmd_federation_init)
 
     p = sub.add_parser("follow", parents=[common, data], help="follow a package index into the log")
     p.add_argument("--index", required=True, metavar="URL", help="the index, e.g. https://pypi.org")

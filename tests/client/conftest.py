@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -27,6 +26,7 @@ from pypi_witness.log import init_log
 from pypi_witness.rpc.client import LogClient
 from pypi_witness.witness import init_witness_key
 from tests.factories import record
+from tests.rpc.support import free_port, vkey
 
 COSIGNING = ("alpha", "beta", "gamma")
 NODES = (*COSIGNING, "delta")
@@ -45,16 +45,6 @@ def local_record() -> FileRecord:
 
 FILES = [record(i) for i in range(12)] + [local_record()]
 LIED_FILE = FILES[LIED_INDEX]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def vkey(path: Path) -> Verifier:
-    return Verifier.from_vkey(path.read_text().strip())
 
 
 @dataclasses.dataclass

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import shutil
+import socket
 from importlib import resources
 from pathlib import Path
 
@@ -63,6 +64,18 @@ def config_for(data_dir: Path, *, origin: str | None = None, **limits: object) -
 async def start_node(nursery: trio.Nursery, config: Config) -> str:
     """Start ``run_node`` in ``nursery``; returns its address."""
     return await nursery.start(functools.partial(run_node, config))
+
+
+def free_port() -> int:
+    """A loopback port free now (a test binds it soon after)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def vkey(path: Path) -> Verifier:
+    """The verifier key in the file at ``path``."""
+    return Verifier.from_vkey(path.read_text().strip())
 
 
 def vkey_of(data_dir: Path) -> str:

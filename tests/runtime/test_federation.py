@@ -1,77 +1,91 @@
-"""Three real node processes, each the others' peer: every checkpoint ends up cosigned by both others."""
+"""``pypi-witness federation init`` and three real node processes, each the others' peer:
+every checkpoint ends up cosigned by both others, and the policy file it wrote is satisfied."""
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
-from pathlib import Path
 
 import trio
 
+from pypi_witness.config import load_config
 from pypi_witness.core.checkpoint import open_checkpoint
 from pypi_witness.core.note import Verifier
+from pypi_witness.core.policy import parse_policy
+from pypi_witness.core.quorum import check_checkpoint
 from pypi_witness.errors import UnavailableError
-from pypi_witness.log import init_log
 from pypi_witness.rpc.client import LogClient
-from pypi_witness.witness import init_witness_key
-
-NODES = ("alpha", "beta", "gamma")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def free_ports(n: int) -> int:
+    """The first of ``n`` consecutive free loopback ports."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            base = s.getsockname()[1]
+        sockets = []
+        try:
+            for port in range(base, base + n):
+                sock = socket.socket()
+                sockets.append(sock)
+                sock.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for sock in sockets:
+                sock.close()
 
 
-def vkey(path: Path) -> Verifier:
-    return Verifier.from_vkey(path.read_text().strip())
+def cli(*args: object) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pypi_witness.cli", *map(str, args)], capture_output=True, text=True)
 
 
 async def test_each_node_serves_its_checkpoint_cosigned_by_every_peer(tmp_path):
-    ports = {name: free_port() for name in NODES}
-    for name in NODES:  # as `pypi-witness init` does, without three more process starts
-        init_log(tmp_path / name, f"{name}.test/log").close()
-        init_witness_key(tmp_path / name, f"{name}.test/log/witness")
-    logs = {name: vkey(tmp_path / name / "log.vkey") for name in NODES}
-    witnesses = {name: vkey(tmp_path / name / "witness.vkey") for name in NODES}
-    for name in NODES:
-        peers = "".join(
-            f'[[peers]]\nname = "{other}"\naddress = "127.0.0.1:{ports[other]}"\n'
-            f'log_vkey = "{logs[other].vkey()}"\nwitness_vkey = "{witnesses[other].vkey()}"\n'
-            for other in NODES
-            if other != name
-        )
-        (tmp_path / f"{name}.toml").write_text(
-            f'[node]\ndata_dir = "{name}"\nlisten = "127.0.0.1:{ports[name]}"\n'
-            "[limits]\nstop_grace_seconds = 1\n"
-            "[witness]\nretry_min_seconds = 0.1\nretry_max_seconds = 0.5\n" + peers
-        )
+    made = cli("federation", "init", tmp_path / "fed", "--nodes", 3, "--base-port", free_ports(3), "--json")
+    assert made.returncode == 0, made.stderr
+    nodes = json.loads(made.stdout)["nodes"]
+    policy = parse_policy((tmp_path / "fed" / "policy.txt").read_bytes())
+    for node in nodes:
+        config = load_config(tmp_path / "fed" / f"{node['name']}.toml")
+        assert {p.name for p in config.peers} == {n["name"] for n in nodes} - {node["name"]}
     processes = [
         subprocess.Popen(
-            [sys.executable, "-m", "pypi_witness.cli", "serve", "--config", str(tmp_path / f"{name}.toml")],
+            [sys.executable, "-m", "pypi_witness.cli", "serve", "--config", node["config"]],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
-        for name in NODES
+        for node in nodes
     ]
     try:
-        with trio.fail_after(15):
-            for name in NODES:
-                others = [witnesses[o] for o in NODES if o != name]
-                async with LogClient(f"127.0.0.1:{ports[name]}") as client:
+        with trio.fail_after(20):
+            for node in nodes:
+                log = Verifier.from_vkey(node["log_vkey"])
+                others = [Verifier.from_vkey(n["witness_vkey"]) for n in nodes if n is not node]
+                async with LogClient(node["address"]) as client:
                     while True:
                         try:
-                            signed = open_checkpoint(await client.checkpoint(), logs[name], others)
+                            note = await client.checkpoint()
+                            signed = open_checkpoint(note, log, others)
                         except UnavailableError:
                             signed = None  # not serving yet
                         if signed is not None and len(signed.cosignatures) == len(others):
                             break
                         await trio.sleep(0.05)
                 assert {c.name for c in signed.cosignatures} == {w.name for w in others}
+                assert check_checkpoint(policy, note).quorum.satisfied
     finally:
         for p in processes:
             p.terminate()
-        errors = [p.communicate(timeout=15)[1].decode() for p in processes]
+        errors = [p.communicate(timeout=15)[1] for p in processes]
     assert [p.returncode for p in processes] == [0, 0, 0], "\n".join(errors)
+
+
+def test_federation_init_refuses_what_it_cannot_make(tmp_path):
+    assert "at least two nodes" in cli("federation", "init", tmp_path / "a", "--nodes", 1).stderr
+    assert "quorum must be from 1 to 3" in cli("federation", "init", tmp_path / "b", "--quorum", 4).stderr
+    assert cli("federation", "init", tmp_path / "c").returncode == 0
+    again = cli("federation", "init", tmp_path / "c")  # the logs exist already
+    assert again.returncode == 1 and again.stderr.startswith("pypi-witness: error: ") and "Traceback" not in again.stderr

@@ -29,7 +29,7 @@ from pypi_witness.log import init_log
 from pypi_witness.rpc.client import LogClient
 from pypi_witness.rpc.witness_client import WitnessClient
 from pypi_witness.witness import init_witness_key
-from tests.runtime.test_federation import free_port, vkey
+from tests.rpc.support import free_port, vkey
 
 HERE = Path(__file__).resolve().parent
 HONEST = ("alpha", "beta", "gamma", "delta")

@@ -40,7 +40,8 @@ async def test_a_signal_stops_an_appending_node_under_load_and_nothing_is_lost(t
     data = tmp_path / "node"
     config = write_config(
         tmp_path,
-        f'[node]\ndata_dir = "node"\nlisten = "127.0.0.1:0"\norigin = "{ORIGIN}"\n[limits]\nstop_grace_seconds = 2\n',
+        f'[node]\ndata_dir = "node"\nlisten = "127.0.0.1:0"\norigin = "{ORIGIN}"\n[limits]\nstop_grace_seconds = 2\n'
+        "[privacy]\nrate_limit = false\n",  # eight clients from one address, as fast as they can
     )
     lines: list[str] = []
     seen: list[bytes] = []  # checkpoints clients saw while the node ran

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import socket
 
 import pytest
 import trio
@@ -18,19 +17,9 @@ from pypi_witness.rpc.client import LogClient
 from pypi_witness.runtime.node import run_node
 from pypi_witness.runtime.witnessing import Cosignatures
 from pypi_witness.witness import VERIFIER_KEY_FILE as WITNESS_VKEY
-from tests.rpc.support import config_for, record
+from tests.rpc.support import config_for, free_port, record, vkey
 
 FAST = WitnessConfig(push_timeout_seconds=2.0, retry_min_seconds=0.05, retry_max_seconds=0.2)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def vkey(path) -> Verifier:
-    return Verifier.from_vkey(path.read_text().strip())
 
 
 def node_config(data, port: int, peers: tuple[PeerConfig, ...], origin: str | None = None) -> Config:
