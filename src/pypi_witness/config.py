@@ -16,6 +16,11 @@ Keys (README-ready)::
                                        # Needed to create a new log on first start; otherwise, if set,
                                        # it must match the log's (guards against the wrong data_dir).
     log_key     = "<data_dir>/log.key" # the log's private key file (mode 0600)
+    tls_cert    = ""                   # the server's TLS certificate chain (PEM); set with tls_key to serve TLS
+    tls_key     = ""                   # its private key (PEM)
+    tls_client_ca = ""                 # CA certificates (PEM): if set, clients must present a certificate it signed
+    allow_plaintext = false            # serve a non-loopback listen address, and dial non-loopback peers,
+                                       # without TLS (refused otherwise)
 
     [limits]
     grpc_workers          = 4        # threads that run gRPC calls (also the most calls running at once)
@@ -46,6 +51,11 @@ Keys (README-ready)::
                                                # it returns must verify with it. address and witness_vkey
                                                # go together; without them this node only cosigns the
                                                # peer's log.
+    tls_ca       = "acme-ca.pem"               # CA certificates (PEM) the peer's server certificate must chain
+                                               # to: connect to the peer over TLS. Unset: plaintext (loopback
+                                               # only, unless node.allow_plaintext)
+    tls_cert     = ""                          # this node's client certificate (PEM) for a peer that requires
+    tls_key      = ""                          # one (mutual TLS), and its key; need tls_ca
 
     [gossip]     # exchanging checkpoints and evidence with the peers that have an address
     interval            = 10.0   # seconds between gossip rounds...
@@ -113,6 +123,7 @@ from pathlib import Path
 from typing import Any
 
 from pypi_witness.config_gossip import GossipSettings, read_gossip
+from pypi_witness.config_tls import check_node_tls, check_peer_tls, node_tls_checks, peer_tls_checks
 from pypi_witness.core.note import ALG_COSIGNATURE_V1, ALG_ED25519, Verifier
 from pypi_witness.config_values import (
     boolean as _boolean,
@@ -148,6 +159,10 @@ class NodeConfig:
     listen: str = DEFAULT_LISTEN
     origin: str | None = None
     log_key: Path | None = None  # None: data_dir / DEFAULT_KEY_FILE
+    tls_cert: Path | None = None  # None: plaintext (config_tls: loopback only unless allow_plaintext)
+    tls_key: Path | None = None
+    tls_client_ca: Path | None = None  # None: no client certificates asked for
+    allow_plaintext: bool = False
 
     @property
     def log_key_path(self) -> Path:
@@ -234,6 +249,9 @@ class PeerConfig:
     log_vkey: Verifier
     address: str | None = None  # None (with witness_vkey None): only cosign the peer's log
     witness_vkey: Verifier | None = None
+    tls_ca: Path | None = None  # None: plaintext (loopback only unless node.allow_plaintext)
+    tls_cert: Path | None = None  # a client certificate for mutual TLS, with tls_key
+    tls_key: Path | None = None
 
     @property
     def origin(self) -> str:
@@ -296,7 +314,9 @@ class Config:
         if origin is not None:
             _check_origin("node.origin", origin)
         _check_listen("node.listen", listen)
-        return cls(NodeConfig(Path(data_dir), listen, origin))
+        node = NodeConfig(Path(data_dir), listen, origin)
+        check_node_tls(node)
+        return cls(node)
 
 
 # --- checking values ------------------------------------------------------------
@@ -356,15 +376,17 @@ def _read_witness(table: Mapping[str, Any], base: Path) -> WitnessConfig:
     return witness
 
 
-_PEER_CHECKS: dict[str, Callable[[str, object], Any]] = {
-    "name": _string,
-    "log_vkey": _vkey(ALG_ED25519, "a log key"),
-    "address": _check_address,
-    "witness_vkey": _vkey(ALG_COSIGNATURE_V1, "a witness (cosigner) key"),
-}
+def _peer_checks(base: Path) -> dict[str, Callable[[str, object], Any]]:
+    return {
+        "name": _string,
+        "log_vkey": _vkey(ALG_ED25519, "a log key"),
+        "address": _check_address,
+        "witness_vkey": _vkey(ALG_COSIGNATURE_V1, "a witness (cosigner) key"),
+        **peer_tls_checks(base),
+    }
 
 
-def _read_peers(peers: object) -> tuple[PeerConfig, ...]:
+def _read_peers(peers: object, base: Path, allow_plaintext: bool) -> tuple[PeerConfig, ...]:
     """Every [[peers]] table, checked one by one and against each other (no two alike)."""
     if not isinstance(peers, list):
         raise ConfigError(f"peers: must be an array of tables ([[peers]]), got {peers!r}")
@@ -372,7 +394,7 @@ def _read_peers(peers: object) -> tuple[PeerConfig, ...]:
     seen: dict[tuple[str, object], int] = {}
     for i, raw in enumerate(peers):
         name = f"peers[{i}]"
-        table = _read_table(name, _table(name, raw), _PEER_CHECKS)
+        table = _read_table(name, _table(name, raw), _peer_checks(base))
         for required in ("name", "log_vkey"):
             if required not in table:
                 raise ConfigError(f"{name}.{required}: required")
@@ -381,6 +403,7 @@ def _read_peers(peers: object) -> tuple[PeerConfig, ...]:
                 f"{name}: address and witness_vkey go together (push to the peer and check its cosignatures), "
                 "or neither (only cosign its log)"
             )
+        check_peer_tls(name, table, allow_plaintext)
         peer = PeerConfig(**table)
         unique = {
             "name": peer.name,
@@ -454,9 +477,11 @@ def parse_config(data: Mapping[str, Any], base: Path) -> Config:
     node_table = _read_table(
         "node",
         _table("node", data.get("node", {})),
-        {"data_dir": _path(base), "listen": _check_listen, "origin": _check_origin, "log_key": _path(base)},
+        {"data_dir": _path(base), "listen": _check_listen, "origin": _check_origin, "log_key": _path(base)}
+        | node_tls_checks(base),
     )
     node = NodeConfig(**{"data_dir": base / DEFAULT_DATA_DIR, **node_table})
+    check_node_tls(node)
     limits = LimitsConfig(**_read_table("limits", _table("limits", data.get("limits", {})), _LIMIT_CHECKS))
     index = IndexConfig(**_read_table("index", _table("index", data.get("index", {})), _INDEX_CHECKS))
     policy = PolicyConfig(
@@ -465,7 +490,7 @@ def parse_config(data: Mapping[str, Any], base: Path) -> Config:
     privacy = PrivacyConfig(**_read_table("privacy", _table("privacy", data.get("privacy", {})), _privacy_checks(base)))
     check_privacy(privacy, node.data_dir)
     witness = _read_witness(_table("witness", data.get("witness", {})), base)
-    peers = _read_peers(data.get("peers", []))
+    peers = _read_peers(data.get("peers", []), base, node.allow_plaintext)
     gossip = read_gossip(_table("gossip", data.get("gossip", {})))
     return Config(node, limits, witness, index, peers, policy, privacy, gossip)
 

@@ -29,6 +29,7 @@ class WitnessClient:
     Use as ``async with WitnessClient(target) as client:`` or call ``aclose()``.
     No connection is made until the first call. ``reconnect_seconds`` (low,
     high) bounds gRPC's waits before reconnecting to an unreachable peer.
+    ``credentials`` None: plaintext; else TLS (``rpc.tls.channel_credentials``).
     """
 
     def __init__(
@@ -37,6 +38,7 @@ class WitnessClient:
         *,
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
         reconnect_seconds: tuple[float, float] | None = None,
+        credentials: grpc.ChannelCredentials | None = None,
     ) -> None:
         self.target = target
         options: list[tuple[str, int]] = [
@@ -54,7 +56,10 @@ class WitnessClient:
                 ("grpc.min_reconnect_backoff_ms", low),
                 ("grpc.max_reconnect_backoff_ms", high),
             ]
-        self._channel = grpc.insecure_channel(target, options=options)
+        if credentials is None:
+            self._channel = grpc.insecure_channel(target, options=options)
+        else:
+            self._channel = grpc.secure_channel(target, credentials, options=options)
         self._stub = WitnessServiceStub(self._channel)
 
     async def aclose(self) -> None:

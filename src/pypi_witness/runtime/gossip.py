@@ -41,6 +41,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 
+import grpc
 import trio
 
 from pypi_witness.config import Config, PeerConfig
@@ -275,8 +276,17 @@ def peer_keys(peers: Sequence[PeerConfig]) -> dict[str, Verifier]:
     return {p.witness_vkey.name: p.witness_vkey for p in peers if p.witness_vkey is not None}
 
 
-def open_node_gossip(config: Config, log: Log, signer: Signer) -> GossipNode:
+def open_node_gossip(
+    config: Config,
+    log: Log,
+    signer: Signer,
+    *,
+    credentials: Mapping[str, grpc.ChannelCredentials | None] | None = None,
+) -> GossipNode:
     """The node's gossip: its own log and every peer's, clients for peers with an address.
+
+    ``credentials``: TLS per peer name (``rpc.tls.peer_credentials``); a peer
+    missing from it, or with None, is called in plaintext.
 
     Peers are known to the machine by their [[peers]] name; a sender on the
     wire is named by its witness key (``exchange_as_peer`` translates).
@@ -285,7 +295,7 @@ def open_node_gossip(config: Config, log: Log, signer: Signer) -> GossipNode:
     origins = {log.origin: log.verifier, **{p.origin: p.log_vkey for p in config.peers}}
     clock = time.time
     clients = {
-        p.name: GossipClient(p.address, signer.name, signer, clock)
+        p.name: GossipClient(p.address, signer.name, signer, clock, credentials=(credentials or {}).get(p.name))
         for p in config.peers
         if p.address is not None
     }

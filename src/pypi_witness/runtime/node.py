@@ -48,6 +48,7 @@ from pypi_witness.runtime.privacy import NodePrivacy
 from pypi_witness.rpc.gossip_auth import authenticator as gossip_authenticator
 from pypi_witness.rpc.gossip_service import EXCHANGE_METHOD, GossipServicer
 from pypi_witness.rpc.gossip_service import SERVICE_NAME as GOSSIP_SERVICE_NAME
+from pypi_witness.rpc.tls import peer_credentials, server_credentials
 from pypi_witness.runtime.writer import LogWriter
 from pypi_witness.witness import Witness
 
@@ -120,10 +121,12 @@ async def serve_grpc(
 
     With ``witness``, WitnessService is served too, with ``gossip`` GossipService; ``witnessed`` adds the
     cosignatures held to the checkpoints LogService serves. Every call passes
-    ``privacy.gate`` first (none: no gate). Raises ConfigError if the listen
-    address cannot be bound.
+    ``privacy.gate`` first (none: no gate). Serves TLS if ``[node] tls_cert``
+    is set (``rpc.tls``). Raises ConfigError if a TLS file is unreadable or
+    not PEM, or the listen address cannot be bound.
     """
     limits = config.limits
+    credentials = server_credentials(config.node)
     identifier = privacy.identifier if privacy is not None else None
     bridge = ServerBridge(trio.lowlevel.current_trio_token())
     servicer = LogServicer(log, limits, bridge, witnessed=witnessed, identifier=identifier)
@@ -150,7 +153,10 @@ async def serve_grpc(
     services = (LOG_SERVICE_NAME, WITNESS_SERVICE_NAME, GOSSIP_SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME)
     reflection.enable_server_reflection(services, server)
     try:
-        port = server.add_insecure_port(config.node.listen)
+        if credentials is None:
+            port = server.add_insecure_port(config.node.listen)
+        else:
+            port = server.add_secure_port(config.node.listen, credentials)
     except RuntimeError as e:
         server.stop(None)
         executor.shutdown(wait=False)
@@ -186,11 +192,12 @@ async def run_node(
     ConfigError or StoreError if the log cannot be opened or the address not
     bound; afterwards, whatever a source raises (after the same graceful stop).
     """
+    channels = peer_credentials(config.peers)  # ConfigError for a bad TLS file, before anything is opened
     log = open_node_log(config.node)
     try:
         witness = open_node_witness(config, log.origin)
         try:
-            gossip = open_node_gossip(config, log, witness.signer)
+            gossip = open_node_gossip(config, log, witness.signer, credentials=channels)
             witness.refuse_equivocators(gossip.evidence_against)
             try:
                 authenticate = gossip_authenticator(peer_keys(config.peers), time.time)
@@ -241,7 +248,8 @@ async def run_node(
                 await nursery.start(follower.run)
             for peer in config.peers:
                 if peer.address is not None:
-                    nursery.start_soon(push_to_peer, log, peer, config.witness, cosignatures)
+                    push = functools.partial(push_to_peer, credentials=channels.get(peer.name))
+                    nursery.start_soon(push, log, peer, config.witness, cosignatures)
             for source in sources:
                 nursery.start_soon(source, writer)
             logger.info("serving log %s (size %d) on %s", log.origin, signed.checkpoint.size, address)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
+import grpc
 import trio
 
 from pypi_witness.config import Config, PeerConfig, WitnessConfig
@@ -93,9 +94,17 @@ class Cosignatures:
         return with_cosignatures if base == note else note
 
 
-async def push_to_peer(log: Log, peer: PeerConfig, settings: WitnessConfig, cosignatures: Cosignatures) -> None:
+async def push_to_peer(
+    log: Log,
+    peer: PeerConfig,
+    settings: WitnessConfig,
+    cosignatures: Cosignatures,
+    *,
+    credentials: grpc.ChannelCredentials | None = None,
+) -> None:
     """Get every new checkpoint of ``log`` cosigned by ``peer``; runs until cancelled (module docstring).
 
+    ``credentials``: TLS to the peer (``rpc.tls``), None for plaintext.
     Never raises for a peer's failure (it is logged and retried).
     """
     assert peer.address is not None and peer.witness_vkey is not None
@@ -103,7 +112,7 @@ async def push_to_peer(log: Log, peer: PeerConfig, settings: WitnessConfig, cosi
     done: bytes | None = None  # the last note the peer cosigned
     delay = settings.retry_min_seconds
     reconnect = (settings.retry_min_seconds, settings.retry_max_seconds)
-    async with WitnessClient(peer.address, reconnect_seconds=reconnect) as client:
+    async with WitnessClient(peer.address, reconnect_seconds=reconnect, credentials=credentials) as client:
         while True:
             note = log.store.checkpoint()
             if note is None or note == done:

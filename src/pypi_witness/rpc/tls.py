@@ -1,0 +1,68 @@
+"""gRPC TLS credentials from the configuration's TLS keys (``config_tls``), read when the node starts.
+
+``server_credentials(node)``: the server's certificate and key, and, with
+``tls_client_ca``, client certificates required and checked against it.
+``channel_credentials(peer)``: the CA that the peer's certificate must chain
+to, and this node's client certificate for mutual TLS. Both return None for
+plaintext. A file that cannot be read or holds no PEM of the right kind is
+refused with a ConfigError naming the key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import grpc
+
+from pypi_witness.config import NodeConfig, PeerConfig
+from pypi_witness.errors import ConfigError
+
+_CERTIFICATE = b"-----BEGIN CERTIFICATE-----"
+_PRIVATE_KEY = b"PRIVATE KEY-----"
+
+
+def read_pem(key: str, path: Path, marker: bytes, kind: str) -> bytes:
+    """The bytes of ``path`` if they hold ``marker``; ConfigError naming ``key`` otherwise."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as e:
+        raise ConfigError(f"{key}: cannot read {path}: {e.strerror or e}") from None
+    if marker not in data:
+        raise ConfigError(f"{key}: {path} holds no PEM {kind}")
+    return data
+
+
+def server_credentials(node: NodeConfig) -> grpc.ServerCredentials | None:
+    """The server's TLS credentials, or None to serve plaintext (no tls_cert). ConfigError for a bad file."""
+    if node.tls_cert is None or node.tls_key is None:
+        return None
+    cert = read_pem("node.tls_cert", node.tls_cert, _CERTIFICATE, "certificate")
+    key = read_pem("node.tls_key", node.tls_key, _PRIVATE_KEY, "private key")
+    client_ca = None
+    if node.tls_client_ca is not None:
+        client_ca = read_pem("node.tls_client_ca", node.tls_client_ca, _CERTIFICATE, "certificate")
+    return grpc.ssl_server_credentials(
+        [(key, cert)], root_certificates=client_ca, require_client_auth=client_ca is not None
+    )
+
+
+def channel_credentials(peer: PeerConfig, name: str = "peers") -> grpc.ChannelCredentials | None:
+    """TLS credentials for connecting to ``peer``, or None for plaintext (no tls_ca). ConfigError for a bad file."""
+    if peer.tls_ca is None:
+        return None
+    ca = read_pem(f"{name}.tls_ca", peer.tls_ca, _CERTIFICATE, "certificate")
+    cert = key = None
+    if peer.tls_cert is not None and peer.tls_key is not None:
+        cert = read_pem(f"{name}.tls_cert", peer.tls_cert, _CERTIFICATE, "certificate")
+        key = read_pem(f"{name}.tls_key", peer.tls_key, _PRIVATE_KEY, "private key")
+    return grpc.ssl_channel_credentials(root_certificates=ca, private_key=key, certificate_chain=cert)
+
+
+def peer_credentials(peers: Sequence[PeerConfig]) -> dict[str, grpc.ChannelCredentials | None]:
+    """``channel_credentials`` of every peer with an address, by peer name. ConfigError for a bad file."""
+    return {
+        peer.name: channel_credentials(peer, f"peers[{i}]")
+        for i, peer in enumerate(peers)
+        if peer.address is not None
+    }
