@@ -255,6 +255,9 @@ def cmd_federation_init(args: argparse.Namespace) -> int:
         addresses = {name: f"{args.host}:{args.base_port + i}" for i, name in enumerate(names)}
         listen = None
     extra = f'\n[index]\nurl = "{check_index_url("--index", args.index)}"\n' if args.index else ""
+    if args.compose is not None:
+        # The nodes talk over the compose project's own network; TLS is for the open internet.
+        extra = "allow_plaintext = true\n" + extra
     members = create_federation(args.dir, addresses, listen=listen, quorum=args.quorum, extra_config=extra)
     lines = [f"{m.name}: {m.address}, config {m.config}, log {m.log.vkey()}" for m in members.values()]
     _emit(
@@ -556,7 +559,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--nodes", type=_positive, default=3, help="how many nodes (default 3), named node1, node2...")
     q.add_argument("--host", default="127.0.0.1", help="the host they listen on (default 127.0.0.1)")
     q.add_argument("--base-port", type=_nonnegative, default=7001, help="node1's port; node2 the next... (default 7001)")
-    q.add_argument("--compose", type=_positive, metavar="PORT", help="for docker compose: node N at nodeN:PORT, listening on all addresses")
+    q.add_argument("--compose", type=_positive, metavar="PORT", help="for docker compose: node N at nodeN:PORT, listening on all addresses, in plaintext")
     q.add_argument("--quorum", type=_positive, help="witnesses the policy requires (default: a majority)")
     q.add_argument("--index", metavar="URL", help="an index every node follows")
     q.set_defaults(func=cmd_federation_init)

@@ -21,9 +21,14 @@ from pypi_witness.errors import UnavailableError
 from pypi_witness.log import init_log
 from pypi_witness.rpc.client import LogClient
 from pypi_witness.witness import init_witness_key
+from tests.rpc.support import free_port, vkey
 from tests.runtime.loopback_proxy import LoopbackProxy
-from tests.runtime.test_federation import free_port, vkey
-from tests.runtime.test_gossip_federation import gossip_section, log_lines, start_honest, stop
+from tests.runtime.test_gossip_federation import (
+    gossip_section,
+    log_lines,
+    start_honest,
+    stop,
+)
 
 NODES = ("alpha", "beta", "gamma")
 ALARMS = ("EQUIVOCATION", "bad proof")

@@ -19,9 +19,21 @@ from pypi_witness.core.note import ALG_COSIGNATURE_V1
 from pypi_witness.keys import generate_signer
 from pypi_witness.log import init_log
 from pypi_witness.witness import init_witness_key
-from tests.runtime.test_federation import free_port, vkey
-from tests.runtime.test_gossip_federation import HERE, INTERVAL, log_lines, start_honest, stop
-from tests.runtime.test_gossip_partition import ALARMS, accepted_sizes, checkpoint_of, wait_for, write_config
+from tests.rpc.support import free_port, vkey
+from tests.runtime.test_gossip_federation import (
+    HERE,
+    INTERVAL,
+    log_lines,
+    start_honest,
+    stop,
+)
+from tests.runtime.test_gossip_partition import (
+    ALARMS,
+    accepted_sizes,
+    checkpoint_of,
+    wait_for,
+    write_config,
+)
 
 HONEST = ("alpha", "beta")
 REPLAY = "replay.test/log"

@@ -26,8 +26,13 @@ from pypi_witness.log import init_log
 from pypi_witness.rpc.tls import channel_credentials, server_credentials
 from pypi_witness.rpc.witness_client import WitnessClient
 from pypi_witness.witness import init_witness_key
-from tests.runtime.test_federation import free_port, vkey
-from tests.runtime.test_gossip_federation import gossip_section, log_lines, start_honest, stop
+from tests.rpc.support import free_port, vkey
+from tests.runtime.test_gossip_federation import (
+    gossip_section,
+    log_lines,
+    start_honest,
+    stop,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 NODES = ("alpha", "beta")
