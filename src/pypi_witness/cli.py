@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from pypi_witness.client.command import add_parsers as add_client_parsers
+from pypi_witness.client.command import add_tls_arguments, client_credentials
 from pypi_witness.core import merkle
 from pypi_witness.errors import VerificationError, WitnessError
 
@@ -325,10 +326,11 @@ def cmd_query(args: argparse.Namespace) -> int:
     from pypi_witness.verifying_client import ClientState, VerifyingClient
 
     verifier = read_verifier(args.vkey)
+    credentials = client_credentials(args.tls_ca, args.tls_cert, args.tls_key)
     state = ClientState(args.state) if args.state else None
 
     async def run() -> int:
-        async with LogClient(args.node) as node:
+        async with LogClient(args.node, credentials=credentials) as node:
             client = VerifyingClient(node, verifier, state)
             with trio.fail_after(args.timeout):
                 return await _QUERY_COMMANDS[args.query_command](client, args)
@@ -584,6 +586,7 @@ def build_parser() -> argparse.ArgumentParser:
     node.add_argument("--vkey", required=True, help="the log's verifier key, or a file holding it")
     node.add_argument("--state", type=Path, metavar="DIR", help="keep the newest accepted checkpoint here; refuse rollbacks")
     node.add_argument("--timeout", type=_seconds, default=10.0, help="seconds to wait for all answers (default 10)")
+    add_tls_arguments(node)
     p = sub.add_parser("query", help="ask a node, and verify every answer")
     p.set_defaults(func=cmd_query)
     qsub = p.add_subparsers(dest="query_command", required=True, parser_class=_Parser)

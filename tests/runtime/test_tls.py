@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import grpc
@@ -196,6 +197,17 @@ async def test_two_nodes_cosign_and_gossip_over_mutual_tls(tmp_path, pki):
         async with WitnessClient(target, credentials=grpc.ssl_channel_credentials(ca, key, cert)) as client:
             with pytest.raises(MalformedError):  # through TLS to the witness, which refuses the junk
                 await client.add_checkpoint(0, (), b"not a checkpoint\n")
+        # The command-line clients talk TLS when given the CA (and a client certificate, which this node requires).
+        query = [sys.executable, "-m", "pypi_witness.cli", "query", "checkpoint", "--node", target,
+                 "--vkey", logs["alpha"].vkey(), "--timeout", "5"]  # fmt: skip
+        tls = ["--tls-ca", pki / "ca.pem", "--tls-cert", pki / "node.pem", "--tls-key", pki / "node.key"]
+        ok = await trio.run_process([*query, *tls], capture_stdout=True, capture_stderr=True, check=False)
+        assert ok.returncode == 0, ok.stderr.decode()
+        assert b"signature verified" in ok.stdout
+        plain = await trio.run_process(query, capture_stdout=True, capture_stderr=True, check=False)
+        assert plain.returncode == 1 and b"Traceback" not in plain.stderr
+        half = await trio.run_process([*query, *tls[:4]], capture_stdout=True, capture_stderr=True, check=False)
+        assert half.returncode == 1 and b"--tls-cert and --tls-key go together" in half.stderr
     finally:
         codes = {name: stop(p) for name, p in processes.items()}
     assert codes == dict.fromkeys(NODES, 0), {n: log_lines(tmp_path, n)[-3000:] for n in NODES}

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import grpc
+
 from pypi_witness.client.verdict import SourceAnswer, statement
 from pypi_witness.core.note import Verifier
 from pypi_witness.core.policy import Policy
@@ -22,7 +24,9 @@ from pypi_witness.rpc.client import LogClient
 from pypi_witness.verifying_client import VerifyingClient
 
 
-async def fetch_bundle(address: str, verifier: Verifier, filename: str) -> tuple[bytes, FileRecord]:
+async def fetch_bundle(
+    address: str, verifier: Verifier, filename: str, credentials: grpc.ChannelCredentials | None = None
+) -> tuple[bytes, FileRecord]:
     """A tlog-proof bundle for ``filename``'s first file entry in the log at ``address``, and that entry.
 
     Everything is verified first (the checkpoint's signature with
@@ -31,7 +35,7 @@ async def fetch_bundle(address: str, verifier: Verifier, filename: str) -> tuple
     NotFoundError if the log holds no file entry for ``filename``; the errors
     of ``VerifyingClient.lookup`` otherwise.
     """
-    async with LogClient(address) as node:
+    async with LogClient(address, credentials=credentials) as node:
         accepted, (lookup,) = await VerifyingClient(node, verifier).lookup([filename])
     entry = next((e for e in lookup.entries if type(e.record) is FileRecord), None)
     if entry is None:

@@ -51,6 +51,7 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser, seconds: Callable[[st
     p.add_argument("--timeout", type=seconds, default=10.0, help="seconds each node gets to answer (default 10)")
     p.add_argument("--faults", type=int, default=1, help="faulty witnesses to warn about (default 1)")
     p.add_argument("--sha256", metavar="HEX", help="with one bundle: the hash its file must have")
+    add_tls_arguments(p)
     p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser("proof", parents=[common], help="write a C2SP tlog-proof bundle for a file, for offline checks")
@@ -58,8 +59,22 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser, seconds: Callable[[st
     p.add_argument("--node", required=True, metavar="HOST:PORT", help="the node to ask")
     p.add_argument("--vkey", required=True, help="the log's verifier key, or a file holding it")
     p.add_argument("--out", required=True, type=Path, metavar="FILE", help="where to write the bundle")
+    add_tls_arguments(p)
     p.add_argument("--timeout", type=seconds, default=10.0, help="seconds to wait (default 10)")
     p.set_defaults(func=cmd_proof)
+
+
+def add_tls_arguments(p: argparse.ArgumentParser) -> None:
+    """``--tls-ca`` (and ``--tls-cert`` with ``--tls-key``) for a node served over TLS."""
+    p.add_argument("--tls-ca", type=Path, metavar="FILE", help="talk TLS; the CA certificate that signed the node's")
+    p.add_argument("--tls-cert", type=Path, metavar="FILE", help="a client certificate, for a node that requires one")
+    p.add_argument("--tls-key", type=Path, metavar="FILE", help="the client certificate's private key")
+
+
+def client_credentials(ca: Path | None, cert: Path | None, key: Path | None) -> Any:
+    from pypi_witness.rpc.tls import client_credentials as credentials
+
+    return credentials(ca, cert, key)
 
 
 def _log_keys(texts: list[str]) -> tuple[Any, ...]:
@@ -117,7 +132,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
         filenames = sorted({e.filename for e in expected if e.filename is not None and e.reason is None})
         state = ClientState(args.state) if args.state else None
         if filenames:
-            outcomes = trio.run(ask_nodes, args.node, filenames, policy, extra_logs, state, args.timeout)
+            credentials = client_credentials(args.tls_ca, args.tls_cert, args.tls_key)
+            outcomes = trio.run(ask_nodes, args.node, filenames, policy, extra_logs, state, args.timeout, credentials)
             if all(o.answer is None and not o.failed_verification for o in outcomes):
                 raise WitnessError("no node answered: " + "; ".join(f"{o.address}: {o.error}" for o in outcomes))
         answers = [o.answer for o in outcomes if o.answer is not None]
@@ -132,10 +148,11 @@ def cmd_proof(args: argparse.Namespace) -> int:
     from pypi_witness.client.bundles import fetch_bundle
 
     (verifier,) = _log_keys([args.vkey])
+    credentials = client_credentials(args.tls_ca, args.tls_cert, args.tls_key)
 
     async def run() -> tuple[bytes, Any]:
         with trio.fail_after(args.timeout):
-            return await fetch_bundle(args.node, verifier, args.filename)
+            return await fetch_bundle(args.node, verifier, args.filename, credentials)
 
     try:
         bundle, record = trio.run(run)

@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import grpc
 import trio
 
 from pypi_witness.client.verdict import SourceAnswer, Statement, statement
@@ -72,11 +73,12 @@ async def _ask(
     policy: Policy,
     extra_logs: Sequence[Verifier],
     state: ClientState | None,
+    credentials: grpc.ChannelCredentials | None,
 ) -> NodeOutcome:
     statements: dict[str, Statement] = {}
     quorum: QuorumResult | None = None
     trusted_all, why, origin, size = True, None, "", 0
-    async with LogClient(address) as node:
+    async with LogClient(address, credentials=credentials) as node:
         for start in range(0, len(filenames), MAX_BATCH):
             chunk = list(filenames[start : start + MAX_BATCH])
             answer = await node.lookup_many(chunk)
@@ -107,14 +109,16 @@ async def ask_node(
     extra_logs: Sequence[Verifier] = (),
     state: ClientState | None = None,
     timeout: float = 10.0,
+    credentials: grpc.ChannelCredentials | None = None,
 ) -> NodeOutcome:
     """Ask the node at ``address`` about ``filenames`` and check its answer (see the module docstring).
 
+    ``credentials``: TLS (``rpc.tls.client_credentials``), None for plaintext.
     Never raises for the node's failures: they are in the outcome.
     """
     try:
         with trio.fail_after(timeout):
-            return await _ask(address, filenames, policy, extra_logs, state)
+            return await _ask(address, filenames, policy, extra_logs, state, credentials)
     except trio.TooSlowError:
         return NodeOutcome(address, None, error=f"no answer within {timeout:g} s")
     except (VerificationError, NoteError) as e:
@@ -130,12 +134,13 @@ async def ask_nodes(
     extra_logs: Sequence[Verifier] = (),
     state: ClientState | None = None,
     timeout: float = 10.0,
+    credentials: grpc.ChannelCredentials | None = None,
 ) -> list[NodeOutcome]:
     """``ask_node`` for every address at once; outcomes in the order of ``addresses``."""
     outcomes: list[NodeOutcome | None] = [None] * len(addresses)
 
     async def one(i: int, address: str) -> None:
-        outcomes[i] = await ask_node(address, filenames, policy, extra_logs, state, timeout)
+        outcomes[i] = await ask_node(address, filenames, policy, extra_logs, state, timeout, credentials)
 
     async with trio.open_nursery() as nursery:
         for i, address in enumerate(addresses):

@@ -66,3 +66,24 @@ def peer_credentials(peers: Sequence[PeerConfig]) -> dict[str, grpc.ChannelCrede
         for i, peer in enumerate(peers)
         if peer.address is not None
     }
+
+
+def client_credentials(
+    ca: Path | None, cert: Path | None = None, key: Path | None = None
+) -> grpc.ChannelCredentials | None:
+    """TLS credentials for a client of a node (``--tls-ca``, and ``--tls-cert`` with
+    ``--tls-key`` for a node that requires client certificates); None without ``ca``.
+
+    ConfigError for a file that cannot be read or holds no PEM of its kind, or
+    for a certificate without its key (or a key without its certificate).
+    """
+    if (cert is None) != (key is None):
+        raise ConfigError("--tls-cert and --tls-key go together")
+    if ca is None:
+        if cert is not None:
+            raise ConfigError("--tls-cert needs --tls-ca (the CA that signed the node's certificate)")
+        return None
+    root = read_pem("--tls-ca", ca, _CERTIFICATE, "certificate")
+    chain = read_pem("--tls-cert", cert, _CERTIFICATE, "certificate") if cert is not None else None
+    private = read_pem("--tls-key", key, _PRIVATE_KEY, "private key") if key is not None else None
+    return grpc.ssl_channel_credentials(root_certificates=root, private_key=private, certificate_chain=chain)
