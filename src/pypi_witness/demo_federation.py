@@ -95,7 +95,14 @@ async def _federation(root: Path, step: Callable[[str], None]) -> None:
             "into their own log and cosign the other two's checkpoints"
         )
         async with trio.open_nursery() as nursery:
-            stops = {name: await _start(nursery, run_node, load_config(members[name].config)) for name in NAMES}
+            stops: dict[str, Callable[[], Awaitable[None]]] = {}
+
+            async def start(name: str) -> None:
+                stops[name] = await _start(nursery, run_node, load_config(members[name].config))
+
+            async with trio.open_nursery() as starting:  # together, so peers are soon reachable
+                for name in NAMES:
+                    starting.start_soon(start, name)
             await _show_cosigned(members, root / POLICY_FILE, index.file_count())
 
             rogue = members[ROGUE]
