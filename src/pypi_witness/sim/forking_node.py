@@ -114,17 +114,22 @@ async def run_forking_node(
             def prover(request: ProofRequest, log: Log = log) -> ProofResponse:
                 return prove(request, log.store, log.checkpoint().checkpoint.size)
 
-            nodes[branch] = GossipNode.open(
-                f"{origin}#{branch}",
-                state_dir,
-                config,
-                {origin: log_signer.verifier()},
-                clients,
-                own_origin=origin,
-                cosigner=witness_signer,
-                prover=prover,
-                state_dir=state_dir / f"gossip-{branch}",
-            )
+            try:
+                nodes[branch] = GossipNode.open(
+                    f"{origin}#{branch}",
+                    state_dir,
+                    config,
+                    {origin: log_signer.verifier()},
+                    clients,
+                    own_origin=origin,
+                    cosigner=witness_signer,
+                    prover=prover,
+                    state_dir=state_dir / f"gossip-{branch}",
+                )
+            except BaseException:
+                for client in clients.values():
+                    client.close()
+                raise
 
         async def exchange(sender: str, messages: list[Message]) -> list[Message]:
             name = name_of[sender]
