@@ -15,6 +15,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import signal
 import stat
 import subprocess
@@ -803,6 +804,17 @@ def test_demo_runs_and_verifies():
     victim = out.split("The index now serves ", 1)[1].split()[0]
     assert f"ALARM swap {victim}: entry " in run.err
     assert "CONFLICT found by the client: entry " in out and f"logs {victim} with other hashes" in out
+    # The federation: every node's checkpoint cosigned by both others, then gamma forks and is caught.
+    for name, others in (("alpha", "beta and gamma"), ("beta", "alpha and gamma"), ("gamma", "alpha and beta")):
+        assert f"\n{name}: size " in out and f"cosignatures from {others} verified; policy quorum" in out
+    assert out.count(") satisfied\n") == 3
+    fork = out.split("turns rogue", 1)[1]
+    shown = re.findall(r"(alpha|beta) is shown size (\d+): (\S+) with sha256 (\w+)", fork)
+    assert [s[0] for s in shown] == ["alpha", "beta"] and shown[0][1:3] == shown[1][1:3] and shown[0][3] != shown[1][3]
+    for name in ("alpha", "beta"):
+        assert re.search(rf"\n{name} refuses to cosign gamma\S+ again: this witness holds evidence \w+", fork)
+        held = re.search(rf"\n{name}: evidence \w+ \(same-size: sizes (\d+) and \1, .*\): evidence verified\n", fork)
+        assert held and held.group(1) == shown[0][1]
 
 
 def test_demo_in_a_data_directory_leaves_a_log_that_reads_back(tmp_path):

@@ -1,5 +1,6 @@
 """``pypi-witness demo``: a log built from the bundled sample, then served, following a fake index
-that swaps a file, and checked as a client would."""
+that swaps a file, and checked as a client would; then a federation of three nodes that catches
+one of them forking its log (``demo_federation``)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from pypi_witness.core.checkpoint import open_checkpoint
 from pypi_witness.core.note import Verifier
 from pypi_witness.core.records import parse_record, record_filename
 from pypi_witness.config import Config, IndexConfig
+from pypi_witness.demo_federation import run_federation
 from pypi_witness.fakeindex import FakeIndexServer, Index
 from pypi_witness.ingest.importer import import_jsonl
 from pypi_witness.log import init_log
@@ -55,6 +57,7 @@ def run_demo(data: Path | None) -> int:
 def _demo(data: Path) -> None:
     filename, vkey = _local_log(data)
     trio.run(_served, data, filename, vkey)
+    run_federation(data.parent / (data.name + "-federation"), _step)
 
 
 def _local_log(data: Path) -> tuple[str, str]:

@@ -4,9 +4,10 @@ Not production code: the real node never does any of this.
 
 The process is a peer with an honest, growing log of its own (a real
 ``runtime.gossip.GossipNode`` gossips it and answers proof requests for it)
-and a witness that cosigns anything (``adversary_node.CosignAnything``). On
-top of that, every ``interval`` it sends each peer a ``Heads`` message of
-*old* signed checkpoints: earlier heads of its own log and earlier heads of
+and a witness that cosigns anything
+(``pypi_witness.sim.forking_node.CosignAnything``). On top of that, every
+``interval`` it sends each peer a ``Heads`` message of *old* signed
+checkpoints: earlier heads of its own log and earlier heads of
 the peers' logs that it captured from their gossip. Every replayed note is
 genuine and consistent with the newer ones, so an honest node must raise no
 alarm and keep accepting real growth.
@@ -43,7 +44,7 @@ from pypi_witness.rpc.witness_service import WitnessServicer  # noqa: E402
 from pypi_witness.runtime.gossip import GossipNode  # noqa: E402
 from pypi_witness.store.memory import MemoryStore  # noqa: E402
 from tests.factories import record  # noqa: E402
-from tests.runtime.adversary_node import CosignAnything  # noqa: E402
+from pypi_witness.sim.forking_node import CosignAnything  # noqa: E402
 
 GROW = 2  # records appended to the own log each interval
 PER_ROUND = 8  # old heads replayed to each peer each interval

@@ -1,8 +1,8 @@
 """Four real node processes gossiping on 127.0.0.1, with a forking log that also cosigns anything.
 
 The honest nodes' logs grow every 0.4 s (gossip_node.py). The adversary
-(adversary_node.py) shows one branch of its log to alpha and beta and
-another to gamma and delta. Checked: every honest checkpoint ends up
+(adversary_node.py, running ``pypi_witness.sim.forking_node``) shows one
+branch of its log to alpha and beta and another to gamma and delta. Checked: every honest checkpoint ends up
 cosigned by every peer; every honest node holds evidence against the fork
 within 3 of its gossip rounds of first seeing it, and the evidence verifies
 with ``pypi-witness evidence verify``; the nodes then refuse to cosign the
