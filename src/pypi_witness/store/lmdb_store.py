@@ -41,6 +41,7 @@ from pypi_witness.core.records import Record, parse_record, record_filename
 from pypi_witness.errors import ConflictError, OutOfRangeError, RecordError, StoreError
 from pypi_witness.store.base import AppendResult, Conflict, checked_state, leaves_of, plan_append
 from pypi_witness.store.leaf_codec import pack_leaf, unpack_leaf
+from pypi_witness.store.map_release import release_file_pages
 from pypi_witness.store.tree_rows import Row, extend_rows
 
 # 127 hashes = 4,064 bytes: with LMDB's 16-byte page header a full tile fills
@@ -57,6 +58,10 @@ MAX_ENTRIES = 1 << 48
 DEFAULT_MAP_SIZE = 1 << 40
 # Readers at once (threads of a node plus CLI processes).
 DEFAULT_MAX_READERS = 512
+# After an append of at least this many leaves, this process's mappings of the
+# database file are released (store/map_release.py): a big write transaction
+# maps pages all over the file, which would otherwise stay in the resident set.
+RELEASE_MAP_AFTER = 10_000
 
 _sha256 = hashlib.sha256
 _open_paths: set[Path] = set()
@@ -354,6 +359,8 @@ class LmdbStore:
         except lmdb.Error as e:
             raise StoreError(f"append failed, nothing was written: {e}") from None
         self._frontier, self._frontier_size = frontier, new_size
+        if len(items) >= RELEASE_MAP_AFTER:
+            release_file_pages(self._path / "data.mdb")
         return AppendResult(old_size, new_size, root_from_frontier(frontier), duplicates, tuple(conflicts))
 
     def _put_tiles(self, txn: lmdb.Transaction, rows: list[Row]) -> None:
