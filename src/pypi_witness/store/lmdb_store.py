@@ -62,6 +62,10 @@ DEFAULT_MAX_READERS = 512
 # database file are released (store/map_release.py): a big write transaction
 # maps pages all over the file, which would otherwise stay in the resident set.
 RELEASE_MAP_AFTER = 10_000
+# In such an append, the mappings are also released after every this many
+# filename lookups and inserts, so those of one transaction do not pile up
+# either (each reads or copies a page of a large index, and maps its neighbours).
+LOOKUPS_PER_RELEASE = 2_000
 
 _sha256 = hashlib.sha256
 _open_paths: set[Path] = set()
@@ -318,13 +322,17 @@ class LmdbStore:
                 names = txn.cursor(self._names)
                 seek, value = names.set_range_dup, names.value
                 logged: dict[int, list[tuple[int, bytes]]] = {}
-                for position in named:
-                    prefix = prefixes[position]
-                    # Inlined first step of _lookup: most filenames are new.
-                    if seek(prefix[:1], prefix[1:] + _NO_INDEX) and value()[:7] == prefix[1:]:
-                        found = self._lookup(txn, items[position][2], prefix[:1], prefix[1:], names)  # type: ignore[arg-type]
-                        if found:
-                            logged[position] = found
+                release = len(items) >= RELEASE_MAP_AFTER
+                for start in range(0, len(named), LOOKUPS_PER_RELEASE):
+                    for position in named[start : start + LOOKUPS_PER_RELEASE]:
+                        prefix = prefixes[position]
+                        # Inlined first step of _lookup: most filenames are new.
+                        if seek(prefix[:1], prefix[1:] + _NO_INDEX) and value()[:7] == prefix[1:]:
+                            found = self._lookup(txn, items[position][2], prefix[:1], prefix[1:], names)  # type: ignore[arg-type]
+                            if found:
+                                logged[position] = found
+                    if release:  # the lookups read name-index pages all over the file
+                        release_file_pages(self._path / "data.mdb")
                 old_size = self._size(txn)
                 frontier = self._frontier_for(txn, old_size)
                 accepted, duplicates = plan_append(
@@ -342,13 +350,15 @@ class LmdbStore:
                     kept = [items[p] for p, _ in accepted]
                 new_indexes = range(old_size, old_size + len(kept))
                 txn.cursor(self._leaves).putmulti(zip(map(_u64_key, new_indexes), map(_first, kept)), append=True)
-                names.putmulti(
-                    [
-                        (prefix[:1], prefix[1:] + index.to_bytes(6, "big"))
-                        for prefix, index in zip(map(prefixes.__getitem__, named), map(index_at.__getitem__, named))
-                        if index >= 0
-                    ]
-                )
+                name_items = [
+                    (prefix[:1], prefix[1:] + index.to_bytes(6, "big"))
+                    for prefix, index in zip(map(prefixes.__getitem__, named), map(index_at.__getitem__, named))
+                    if index >= 0
+                ]
+                for start in range(0, len(name_items), LOOKUPS_PER_RELEASE):
+                    names.putmulti(name_items[start : start + LOOKUPS_PER_RELEASE])
+                    if release:  # inserting copies name-index pages from all over the file
+                        release_file_pages(self._path / "data.mdb")
                 conflicts = [Conflict(items[p][2], index_at[p], c) for p, c in accepted if c is not None]  # type: ignore[arg-type]
                 for c in conflicts:
                     txn.put(_u64(c.index), _u64(c.earlier_index) + c.filename.encode(), db=self._conflicts)
