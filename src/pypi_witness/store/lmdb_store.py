@@ -41,7 +41,7 @@ from pypi_witness.core.records import Record, parse_record, record_filename
 from pypi_witness.errors import ConflictError, OutOfRangeError, RecordError, StoreError
 from pypi_witness.store.base import AppendResult, Conflict, checked_state, leaves_of, plan_append
 from pypi_witness.store.leaf_codec import pack_leaf, unpack_leaf
-from pypi_witness.store.map_release import release_file_pages
+from pypi_witness.store.map_release import release_file_pages_over
 from pypi_witness.store.tree_rows import Row, extend_rows
 
 # 127 hashes = 4,064 bytes: with LMDB's 16-byte page header a full tile fills
@@ -58,14 +58,15 @@ MAX_ENTRIES = 1 << 48
 DEFAULT_MAP_SIZE = 1 << 40
 # Readers at once (threads of a node plus CLI processes).
 DEFAULT_MAX_READERS = 512
-# After an append of at least this many leaves, this process's mappings of the
-# database file are released (store/map_release.py): a big write transaction
-# maps pages all over the file, which would otherwise stay in the resident set.
+# During and after an append of at least this many leaves, this process's
+# mappings of the database file are released (store/map_release.py) whenever
+# more than MAPPED_BUDGET bytes of file pages are resident, checked after every
+# LOOKUPS_PER_CHECK filename lookups and inserts: a big write transaction reads
+# index pages all over the file (and the kernel maps the neighbours of each),
+# which would otherwise stay in the resident set and grow with the log.
 RELEASE_MAP_AFTER = 10_000
-# In such an append, the mappings are also released after every this many
-# filename lookups and inserts, so those of one transaction do not pile up
-# either (each reads or copies a page of a large index, and maps its neighbours).
-LOOKUPS_PER_RELEASE = 2_000
+MAPPED_BUDGET = 64 << 20
+LOOKUPS_PER_CHECK = 2_000
 
 _sha256 = hashlib.sha256
 _open_paths: set[Path] = set()
@@ -323,8 +324,8 @@ class LmdbStore:
                 seek, value = names.set_range_dup, names.value
                 logged: dict[int, list[tuple[int, bytes]]] = {}
                 release = len(items) >= RELEASE_MAP_AFTER
-                for start in range(0, len(named), LOOKUPS_PER_RELEASE):
-                    for position in named[start : start + LOOKUPS_PER_RELEASE]:
+                for start in range(0, len(named), LOOKUPS_PER_CHECK):
+                    for position in named[start : start + LOOKUPS_PER_CHECK]:
                         prefix = prefixes[position]
                         # Inlined first step of _lookup: most filenames are new.
                         if seek(prefix[:1], prefix[1:] + _NO_INDEX) and value()[:7] == prefix[1:]:
@@ -332,7 +333,7 @@ class LmdbStore:
                             if found:
                                 logged[position] = found
                     if release:  # the lookups read name-index pages all over the file
-                        release_file_pages(self._path / "data.mdb")
+                        release_file_pages_over(self._path / "data.mdb", MAPPED_BUDGET)
                 old_size = self._size(txn)
                 frontier = self._frontier_for(txn, old_size)
                 accepted, duplicates = plan_append(
@@ -355,10 +356,10 @@ class LmdbStore:
                     for prefix, index in zip(map(prefixes.__getitem__, named), map(index_at.__getitem__, named))
                     if index >= 0
                 ]
-                for start in range(0, len(name_items), LOOKUPS_PER_RELEASE):
-                    names.putmulti(name_items[start : start + LOOKUPS_PER_RELEASE])
+                for start in range(0, len(name_items), LOOKUPS_PER_CHECK):
+                    names.putmulti(name_items[start : start + LOOKUPS_PER_CHECK])
                     if release:  # inserting copies name-index pages from all over the file
-                        release_file_pages(self._path / "data.mdb")
+                        release_file_pages_over(self._path / "data.mdb", MAPPED_BUDGET)
                 conflicts = [Conflict(items[p][2], index_at[p], c) for p, c in accepted if c is not None]  # type: ignore[arg-type]
                 for c in conflicts:
                     txn.put(_u64(c.index), _u64(c.earlier_index) + c.filename.encode(), db=self._conflicts)
@@ -370,7 +371,7 @@ class LmdbStore:
             raise StoreError(f"append failed, nothing was written: {e}") from None
         self._frontier, self._frontier_size = frontier, new_size
         if len(items) >= RELEASE_MAP_AFTER:
-            release_file_pages(self._path / "data.mdb")
+            release_file_pages_over(self._path / "data.mdb", MAPPED_BUDGET)
         return AppendResult(old_size, new_size, root_from_frontier(frontier), duplicates, tuple(conflicts))
 
     def _put_tiles(self, txn: lmdb.Transaction, rows: list[Row]) -> None:

@@ -47,6 +47,31 @@ def file_mappings(path: Path) -> list[tuple[int, int]]:
     return out
 
 
+_PAGE_SIZE = mmap.PAGESIZE
+
+
+def mapped_file_bytes() -> int | None:
+    """Bytes of file-backed (and shared) pages resident in this process, from /proc/self/statm; None if unknown."""
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            return int(f.read().split()[2]) * _PAGE_SIZE
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def release_file_pages_over(path: Path, budget: int) -> int:
+    """``release_file_pages(path)`` if this process has more than ``budget`` bytes of
+    file-backed pages resident, else nothing; returns the mappings released.
+
+    Checking is cheap (one small read); releasing makes the next read of every
+    page a fault, so callers check often and release rarely.
+    """
+    resident = mapped_file_bytes()
+    if resident is None or resident <= budget:
+        return 0
+    return release_file_pages(path)
+
+
 def release_file_pages(path: Path) -> int:
     """Unmap this process's resident pages of file ``path`` (see the module docstring).
 
