@@ -18,6 +18,12 @@ and reports:
 Usage::
 
     python scripts/bench_log.py [--n 1000000] [--seconds 5] [--dir DIR] [--keep]
+    python scripts/bench_log.py --n 1000000 --import-runs 3 [--source FILE]
+
+``--import-runs K`` only imports, K times into fresh logs, and prints each run
+and the median and range of records/s and of the memory peaks; ``--source``
+imports an existing file instead of generating one. To compare two versions
+of the code, run it under each (``PYTHONPATH=OTHER/src``) in turn.
 
 Needs the package installed (``pip install -e .``). Uses a temporary
 directory under DIR (default: the system's) and removes it unless --keep.
@@ -30,6 +36,7 @@ import json
 import os
 import random
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -125,12 +132,37 @@ def prove(data: Path, seconds: float) -> dict:
     return out
 
 
+def import_runs(source: Path, scratch: Path, runs: int, n: int) -> None:
+    """Import ``source`` ``runs`` times into fresh logs; print each run, then median and range."""
+    exe = [sys.executable, "-m", "pypi_witness.cli"]
+    rows = []
+    for run in range(runs):
+        data = scratch / f"node{run}"
+        run_child([*exe, "init", "--data", str(data), "--origin", "bench.example/log"])
+        os.sync()
+        seconds, mem, out = run_child([*exe, "import", "--data", str(data), "--json", str(source)])
+        appended = json.loads(out)["appended"]
+        if appended != n:
+            sys.exit(f"imported {appended} of {n} records")
+        row = {"records_per_s": round(n / seconds), "peak_rss_mib": round(mem["rss"], 1),
+               "peak_anon_mib": round(mem["anon"], 1), "peak_file_mib": round(mem["file"], 1),
+               "disk_bytes_per_record": round(disk_bytes(data / "log") / n, 1)}
+        print(json.dumps(row), flush=True)
+        rows.append(row)
+        shutil.rmtree(data, ignore_errors=True)
+    for key in rows[0]:
+        values = [r[key] for r in rows]
+        print(f"{key:24} median {round(statistics.median(values), 1)}  range {min(values)} - {max(values)}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=1_000_000, help="records to import (default 1,000,000)")
     parser.add_argument("--seconds", type=float, default=5.0, help="seconds per proof measurement")
     parser.add_argument("--dir", type=Path, default=None, help="parent of the scratch directory")
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
+    parser.add_argument("--import-runs", type=int, default=0, help="only import, this many times (see above)")
+    parser.add_argument("--source", type=Path, help="with --import-runs: import this file, not generated records")
     parser.add_argument("--prove-only", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.prove_only:
@@ -140,12 +172,18 @@ def main() -> int:
     scratch = Path(tempfile.mkdtemp(prefix="bench-log-", dir=args.dir))
     try:
         source = scratch / "records.jsonl"
+        if args.import_runs and args.source:
+            import_runs(args.source, scratch, args.import_runs, args.n)
+            return 0
         t0 = time.perf_counter()
         with open(source, "w") as f:
             for row in generate(args.n, seed=7):
                 f.write(json.dumps(row, separators=(",", ":")) + "\n")
         gen_s = time.perf_counter() - t0
         os.sync()  # write the source out now, not while the import is measured
+        if args.import_runs:
+            import_runs(source, scratch, args.import_runs, args.n)
+            return 0
         data = scratch / "node"
         exe = [sys.executable, "-m", "pypi_witness.cli"]
         run_child([*exe, "init", "--data", str(data), "--origin", "bench.example/log"])

@@ -35,14 +35,16 @@ from pypi_witness.errors import RecordError
 from pypi_witness.log import Log
 
 # Records per write transaction: large enough that the commit's fsync is noise,
-# small enough that a batch stays a few tens of MB.
-DEFAULT_BATCH_SIZE = 50_000
+# small enough to bound memory: a batch and LMDB's dirty pages of its
+# transaction (at most about one 4 KiB name-index page a record, whatever the
+# log's size) live in this process until the commit.
+DEFAULT_BATCH_SIZE = 20_000
 # Bytes per block handed to a worker: big enough to amortize the hand-over,
 # small enough to keep every worker busy and memory flat.
 BLOCK_BYTES = 2 << 20
 # Blocks handed out and not yet appended: enough queued work to keep the
 # workers busy while this process commits a batch, and a bound on memory.
-BLOCKS_IN_FLIGHT = 16
+BLOCKS_IN_FLIGHT = 8
 # Below this many bytes, starting worker processes costs more than it saves.
 PARALLEL_THRESHOLD = 8 << 20
 

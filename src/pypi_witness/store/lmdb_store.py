@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import operator
 import struct
 import threading
 from collections.abc import Mapping, Sequence
@@ -35,11 +36,13 @@ from pathlib import Path
 
 import lmdb
 
-from pypi_witness.core.merkle import NodeId, extend_frontier, frontier_ids, leaf_hash, root_from_frontier
+from pypi_witness.core.merkle import NodeId, frontier_ids, leaf_hash, root_from_frontier
 from pypi_witness.core.records import Record, parse_record, record_filename
 from pypi_witness.errors import ConflictError, OutOfRangeError, RecordError, StoreError
 from pypi_witness.store.base import AppendResult, Conflict, checked_state, leaves_of, plan_append
 from pypi_witness.store.leaf_codec import pack_leaf, unpack_leaf
+from pypi_witness.store.map_release import release_file_pages_over
+from pypi_witness.store.tree_rows import Row, extend_rows
 
 # 127 hashes = 4,064 bytes: with LMDB's 16-byte page header a full tile fills
 # exactly one 4 KiB overflow page.
@@ -55,6 +58,15 @@ MAX_ENTRIES = 1 << 48
 DEFAULT_MAP_SIZE = 1 << 40
 # Readers at once (threads of a node plus CLI processes).
 DEFAULT_MAX_READERS = 512
+# During and after an append of at least this many leaves, this process's
+# mappings of the database file are released (store/map_release.py) whenever
+# more than MAPPED_BUDGET bytes of file pages are resident, checked after every
+# LOOKUPS_PER_CHECK filename lookups and inserts: a big write transaction reads
+# index pages all over the file (and the kernel maps the neighbours of each),
+# which would otherwise stay in the resident set and grow with the log.
+RELEASE_MAP_AFTER = 10_000
+MAPPED_BUDGET = 64 << 20
+LOOKUPS_PER_CHECK = 2_000
 
 _sha256 = hashlib.sha256
 _open_paths: set[Path] = set()
@@ -84,6 +96,8 @@ def prepare_leaf(leaf: bytes, filename: str | None) -> Prepared:
 _NO_INDEX = bytes(6)  # the lowest index: with a lead, the first possible item
 _tile_key_struct = struct.Struct(">BQ")
 _tile_key = _tile_key_struct.pack  # (level, tile number) -> key
+_u64_key = struct.Struct(">Q").pack  # entry index -> leaves key
+_first, _second = operator.itemgetter(0), operator.itemgetter(1)
 
 
 class LmdbStore:
@@ -309,13 +323,17 @@ class LmdbStore:
                 names = txn.cursor(self._names)
                 seek, value = names.set_range_dup, names.value
                 logged: dict[int, list[tuple[int, bytes]]] = {}
-                for position in named:
-                    prefix = prefixes[position]
-                    # Inlined first step of _lookup: most filenames are new.
-                    if seek(prefix[:1], prefix[1:] + _NO_INDEX) and value()[:7] == prefix[1:]:
-                        found = self._lookup(txn, items[position][2], prefix[:1], prefix[1:], names)  # type: ignore[arg-type]
-                        if found:
-                            logged[position] = found
+                release = len(items) >= RELEASE_MAP_AFTER
+                for start in range(0, len(named), LOOKUPS_PER_CHECK):
+                    for position in named[start : start + LOOKUPS_PER_CHECK]:
+                        prefix = prefixes[position]
+                        # Inlined first step of _lookup: most filenames are new.
+                        if seek(prefix[:1], prefix[1:] + _NO_INDEX) and value()[:7] == prefix[1:]:
+                            found = self._lookup(txn, items[position][2], prefix[:1], prefix[1:], names)  # type: ignore[arg-type]
+                            if found:
+                                logged[position] = found
+                    if release:  # the lookups read name-index pages all over the file
+                        release_file_pages_over(self._path / "data.mdb", MAPPED_BUDGET)
                 old_size = self._size(txn)
                 frontier = self._frontier_for(txn, old_size)
                 accepted, duplicates = plan_append(
@@ -323,40 +341,47 @@ class LmdbStore:
                 )
                 if old_size + len(accepted) > MAX_ENTRIES:
                     raise StoreError(f"the log cannot hold more than {MAX_ENTRIES} entries")
-                index_at = [-1] * len(items)
-                for index, (position, _) in enumerate(accepted, old_size):
-                    index_at[position] = index
-                txn.cursor(self._leaves).putmulti(
-                    [(index_at[p].to_bytes(8, "big"), items[p][0]) for p, _ in accepted], append=True
-                )
-                names.putmulti(
-                    [(prefixes[p][:1], prefixes[p][1:] + index_at[p].to_bytes(6, "big")) for p in named if index_at[p] >= 0]
-                )
+                if len(accepted) == len(items):  # the common case: all of them, in order
+                    index_at = list(range(old_size, old_size + len(items)))
+                    kept: Sequence[Prepared] = items
+                else:
+                    index_at = [-1] * len(items)
+                    for index, (position, _) in enumerate(accepted, old_size):
+                        index_at[position] = index
+                    kept = [items[p] for p, _ in accepted]
+                new_indexes = range(old_size, old_size + len(kept))
+                txn.cursor(self._leaves).putmulti(zip(map(_u64_key, new_indexes), map(_first, kept)), append=True)
+                name_items = [
+                    (prefix[:1], prefix[1:] + index.to_bytes(6, "big"))
+                    for prefix, index in zip(map(prefixes.__getitem__, named), map(index_at.__getitem__, named))
+                    if index >= 0
+                ]
+                for start in range(0, len(name_items), LOOKUPS_PER_CHECK):
+                    names.putmulti(name_items[start : start + LOOKUPS_PER_CHECK])
+                    if release:  # inserting copies name-index pages from all over the file
+                        release_file_pages_over(self._path / "data.mdb", MAPPED_BUDGET)
                 conflicts = [Conflict(items[p][2], index_at[p], c) for p, c in accepted if c is not None]  # type: ignore[arg-type]
                 for c in conflicts:
                     txn.put(_u64(c.index), _u64(c.earlier_index) + c.filename.encode(), db=self._conflicts)
-                nodes: list[tuple[int, int, bytes]] = []
-                new_size = extend_frontier(frontier, old_size, [items[p][1] for p, _ in accepted], nodes)
-                self._put_tiles(txn, nodes)
+                frontier, new_size, rows = extend_rows(frontier, old_size, list(map(_second, kept)))
+                self._put_tiles(txn, rows)
                 for key, value in state.items():
                     txn.put(b"state:" + key.encode(), value, db=self._meta)
         except lmdb.Error as e:
             raise StoreError(f"append failed, nothing was written: {e}") from None
         self._frontier, self._frontier_size = frontier, new_size
+        if len(items) >= RELEASE_MAP_AFTER:
+            release_file_pages_over(self._path / "data.mdb", MAPPED_BUDGET)
         return AppendResult(old_size, new_size, root_from_frontier(frontier), duplicates, tuple(conflicts))
 
-    def _put_tiles(self, txn: lmdb.Transaction, nodes: list[tuple[int, int, bytes]]) -> None:
-        """Add new interior perfect-subtree hashes (level >= 1) to their tiles."""
-        by_level: dict[int, list[tuple[int, bytes]]] = {}
-        for level, index, h in nodes:
-            by_level.setdefault(level, []).append((index, h))
-        for level, items in by_level.items():
-            first = items[0][0]
+    def _put_tiles(self, txn: lmdb.Transaction, rows: list[Row]) -> None:
+        """Add new interior perfect-subtree hashes (level >= 1, a row of consecutive nodes a level) to their tiles."""
+        for level, first, hashes in rows:
             tile_no, pos = divmod(first, TILE_WIDTH)
             existing = txn.get(_tile_key(level, tile_no), b"", self._tiles)
             if len(existing) != pos * 32:
                 raise StoreError(f"tile ({level}, {tile_no}) holds {len(existing) // 32} hashes, expected {pos}")
-            data = existing + b"".join(h for _, h in items)
+            data = existing + b"".join(hashes)
             for offset in range(0, len(data), _TILE_BYTES):
                 txn.put(_tile_key(level, tile_no), data[offset : offset + _TILE_BYTES], db=self._tiles)
                 tile_no += 1
