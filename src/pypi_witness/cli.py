@@ -456,7 +456,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("import", parents=[common, data], help="append BigQuery-shaped JSON Lines records")
     p.add_argument("file", help="a JSON Lines file, or - for standard input")
-    p.add_argument("--batch-size", type=_positive, help="records per write transaction (default 50,000)")
+    p.add_argument("--batch-size", type=_positive, help="records per write transaction (default 20,000)")
     p.add_argument(
         "--workers", type=_nonnegative, help="parsing processes (default: one per CPU for inputs over 8 MB, else 0)"
     )
