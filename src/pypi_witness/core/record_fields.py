@@ -46,6 +46,7 @@ _ANY_TIME = re.compile(
 # Bound methods, looked up once: these run for every record.
 is_normalized = _NORMALIZED.fullmatch
 is_time = _CANONICAL_TIME.fullmatch
+is_hex64 = _HEX64.fullmatch
 is_hex128 = re.compile(r"[0-9a-f]{128}", re.ASCII).fullmatch
 bad_char = _BAD_CHAR.search
 bad_filename_char = _BAD_FILENAME_CHAR.search
@@ -139,7 +140,7 @@ def check_text(field: str, value: object) -> None:
 
 
 def check_digest(field: str, value: object) -> None:
-    if type(value) is not str or not _HEX64.fullmatch(value):
+    if type(value) is not str or not is_hex64(value):
         raise RecordError(f"{field} must be 64 lowercase hex digits, got {show(value)}")
 
 

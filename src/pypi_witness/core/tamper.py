@@ -22,9 +22,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
+from pypi_witness.core.record_fields import is_hex64
 from pypi_witness.core.records import AlarmKind, AlarmRecord, FileRecord, RemovalRecord, parse_record
 
-_HEX64 = re.compile(r"[0-9a-f]{64}", re.ASCII)
 _SHAPED_PATH = re.compile(r"/packages/([^/]{2})/([^/]{2})/([^/]+)/([^/]+)")
 
 
@@ -47,7 +47,7 @@ def bad_path(record: FileRecord, url: str) -> AlarmRecord | None:
     found = path_blake2b(url)
     if found is None or found == record.blake2b_256:
         return None
-    seen = found if _HEX64.fullmatch(found) else None
+    seen = found if is_hex64(found) else None
     return AlarmRecord(AlarmKind.BAD_PATH, record, seen_blake2b_256=seen)
 
 

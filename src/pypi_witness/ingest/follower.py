@@ -55,6 +55,7 @@ from pypi_witness.core.records import (
     RemovalRecord,
     YankRecord,
     format_record,
+    parse_record,
     project_key,
     release_key,
 )
@@ -195,7 +196,7 @@ class Follower:
         task_status.started()
         while True:
             try:
-                await self.poll()
+                await self._poll()
             except (UnavailableError, IndexResponseError, RateLimitedError) as e:
                 logger.warning("poll of %s failed, retrying in %g s: %s", self.settings.url, self.settings.poll_seconds, e)
             await trio.sleep(self.settings.poll_seconds)
@@ -206,8 +207,14 @@ class Follower:
             raise ConfigError(f"index.url: this log follows {followed.decode()}, not {self.settings.url}")
 
     async def poll(self) -> int:
-        """Catch up with the changelog, then audit; return the records appended."""
+        """Catch up with the changelog, then audit; return the records appended.
+
+        ConfigError if the log follows another index.
+        """
         await self._check_followed()
+        return await self._poll()
+
+    async def _poll(self) -> int:
         before = self.status.records
         await self.catch_up()
         if self.settings.audit_releases:
@@ -287,8 +294,9 @@ class Follower:
         """The release as of changelog ``serial`` or later, retrying stale answers
         (and 404s if ``retry_404``: the release may be too new for a cache).
 
-        ``fresh`` is False if every try was stale (older than ``serial``); a 404
-        after every try is a fresh "no such release".
+        ``fresh`` is False if every try was stale (older than ``serial``), or a
+        404 that ``retry_404`` asked to wait out; a 404 otherwise is a fresh "no
+        such release".
         """
         view = None
         for attempt in range(self.settings.max_attempts):
@@ -300,7 +308,7 @@ class Follower:
                 return _Fetched(view, True)
             if attempt + 1 < self.settings.max_attempts:
                 await trio.sleep(self._backoff(attempt))
-        return _Fetched(view, view is None)
+        return _Fetched(view, False)
 
     async def _fetch_all(
         self, wanted: Mapping[tuple[str, str], tuple[int, bool]]
@@ -357,20 +365,16 @@ class Follower:
 
         A stale answer still tells a listed file's digests (a filename's content
         never changes); only a file it lacks must wait, unless a later row
-        removes it. A 404 carries no serial: a cache may still hold the time
-        before the release existed, so a recent row waits; after
-        ``stale_grace_seconds`` the file is reported as vanished instead, so
-        that one hidden release cannot stop the witness.
+        removes it. A 404 carries no serial: ``_batch`` has it waited out
+        (``retry_404``) only for a row younger than ``stale_grace_seconds``;
+        an older one is reported as vanished instead, so that one hidden
+        release cannot stop the witness.
         """
-        if not isinstance(result, _Fetched):
+        if not isinstance(result, _Fetched) or result.fresh:
             return False
         if result.view is not None and row.filename in result.view.files:
             return False
-        if removals.later(row):
-            return False
-        if result.view is not None:
-            return not result.fresh
-        return time.time() - row.timestamp < self.settings.stale_grace_seconds
+        return not removals.later(row)
 
     async def audit(self, releases: int) -> None:
         """Re-read up to ``releases`` releases the log holds, from the audit cursor on."""
@@ -388,8 +392,9 @@ class Follower:
             leaves = await self.sink.read(lambda store, a=end, b=stop: store.leaves(a, b))
             for leaf in leaves:
                 end, scanned = end + 1, scanned + 1
-                if leaf.startswith(b"pypi-witness/v1 file\n"):
-                    seen.setdefault(_project_version(leaf), None)
+                record = parse_record(leaf)
+                if type(record) is FileRecord:
+                    seen.setdefault((record.project, record.version), None)
                     if len(seen) >= releases:
                         break
             if end >= size:
@@ -403,11 +408,6 @@ class Follower:
             elif isinstance(result, _Failed):
                 self._alarm("bad-response", "audit", result.error)
         await work.commit({AUDIT: str(end).encode()})
-
-
-def _project_version(leaf: bytes) -> tuple[str, str]:
-    lines = leaf.split(b"\n", 3)
-    return lines[1][5:].decode(), lines[2][8:].decode()
 
 
 class _Removals:

@@ -161,7 +161,6 @@ class HttpClient:
             conn = self._connection()
             reused = conn.sock is not None
             try:
-                _remaining(deadline, target)
                 conn.timeout = _remaining(deadline, target)
                 if conn.sock is not None:
                     conn.sock.settimeout(conn.timeout)

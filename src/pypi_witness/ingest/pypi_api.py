@@ -25,11 +25,10 @@ from urllib.parse import quote
 
 import orjson
 
-from pypi_witness.core.record_fields import canonical_time
+from pypi_witness.core.record_fields import canonical_time, is_hex64
 from pypi_witness.errors import IndexResponseError, RecordError
 from pypi_witness.ingest.http import HttpClient, Response
 
-_HEX64 = re.compile(r"[0-9a-f]{64}", re.ASCII)
 
 
 class Action(Enum):
@@ -171,7 +170,7 @@ def parse_release(project: str, version: str, response: Response) -> ReleaseView
             raise IndexResponseError(f"{at}: 'digests' is not an object")
         sha256, blake2b = digests.get("sha256"), digests.get("blake2b_256")
         for name, value in (("sha256", sha256), ("blake2b_256", blake2b)):
-            if not isinstance(value, str) or not _HEX64.fullmatch(value):
+            if not isinstance(value, str) or not is_hex64(value):
                 raise IndexResponseError(f"{at}: digest {name} is not 64 lowercase hex digits: {str(value)[:80]!r}")
         size = _field(entry, "size", int, at)
         if size < 0:
