@@ -136,7 +136,7 @@ async def _served(data: Path, filename: str, vkey: str) -> None:
                 for entry in found.entries:
                     print(f"{filename}: entry {entry.index}, sha256 {entry.record.sha256[:16]}...: inclusion proof verified")
 
-                victim = sorted(_live_files(index))[len(index.projects)]
+                victim = index.live_filenames()[len(index.projects)]
                 with trio.fail_after(60):
                     while not found.entries or found.filename != victim:
                         await trio.sleep(0.2)
@@ -164,14 +164,3 @@ async def _served(data: Path, filename: str, vkey: str) -> None:
                         f"hashes than entry {conflict.earlier_index}; both are signed into the log, neither overwritten"
                     )
             nursery.cancel_scope.cancel()
-
-
-def _live_files(index: Index) -> list[str]:
-    return [
-        rec.filename
-        for project in index.projects.values()
-        for release in project.releases.values()
-        if release.removed_serial is None
-        for rec in release.files
-        if rec.removed_serial is None
-    ]

@@ -68,7 +68,7 @@ def test_follow_once_reports_what_it_did(fake, data, tmp_path):
 
 def test_tampering_exits_3_and_names_the_file(fake, data, tmp_path):
     assert follow(data, fake.url, "--once", "--config", config(tmp_path)).returncode == 0
-    victim = sorted(live_files(fake.index))[0]
+    victim = fake.index.live_filenames()[0]
     fake.set_attacks(swap=[victim])
     (tmp_path / "audit.toml").write_text(QUICK.format(batch_rows=2000) + "audit_releases = 10000\n")
     run = follow(data, fake.url, "--once", "--config", tmp_path / "audit.toml")

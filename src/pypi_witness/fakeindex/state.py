@@ -208,10 +208,14 @@ class Index:
                 return recs[-1]
             return None
 
+    def live_filenames(self) -> list[str]:
+        """Every live filename, sorted."""
+        with self.lock:
+            return sorted(name for name, recs in self._files.items() if recs[-1].removed_serial is None)
+
     def file_count(self) -> int:
         """How many files are live."""
-        with self.lock:
-            return sum(1 for recs in self._files.values() if recs[-1].removed_serial is None)
+        return len(self.live_filenames())
 
     def content(self, rec: FileRec, variant: str | None = None) -> bytes:
         """The bytes of an upload (or of another ``variant`` of its filename, e.g. ``"swap"``)."""
