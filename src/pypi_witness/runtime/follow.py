@@ -14,7 +14,7 @@ from typing import Any
 
 import trio
 
-from pypi_witness.config import IndexConfig
+from pypi_witness.config import IndexConfig, LimitsConfig
 from pypi_witness.errors import WitnessError
 from pypi_witness.core.records import Record
 from pypi_witness.ingest.follower import Follower, FollowerStatus
@@ -63,7 +63,7 @@ TAMPERING = frozenset({"swap", "resurrect", "late-file", "bad-path", "bad-bytes"
 
 async def _follow(log: Log, settings: IndexConfig, *, once: bool, progress: bool) -> FollowerStatus:
     async with trio.open_nursery() as nursery:
-        writer = LogWriter(log, 4)
+        writer = LogWriter(log, LimitsConfig().writer_queue)
         await nursery.start(writer.run)
         follower = Follower(settings, LogSink(log, writer), progress=progress)
         if once:
