@@ -20,6 +20,7 @@ from pathlib import Path
 from pypi_witness.core.cosignature import Cosignature, cosign
 from pypi_witness.core.note import ALG_COSIGNATURE_V1, Signer, Verifier
 from pypi_witness.core.witness import WitnessRequest, check_request, decide
+from pypi_witness.core.witness import default_witness_name as default_witness_name  # the one definition, re-exported
 from pypi_witness.errors import ConfigError, ConflictError, NoteError, ProvenEquivocatorError
 from pypi_witness.keys import generate_signer, read_signer, write_private_key, write_verifier_key
 from pypi_witness.store.witness_state import WitnessStateStore
@@ -30,11 +31,6 @@ VERIFIER_KEY_FILE = "witness.vkey"
 # A request whose compare-and-swap lost a race is decided again against the
 # state that won, this many times at most; then its ConflictError is the answer.
 MAX_SWAP_ATTEMPTS = 3
-
-
-def default_witness_name(origin: str) -> str:
-    """The witness key's name when none is configured: ``<origin>/witness``."""
-    return f"{origin}/witness"
 
 
 def new_witness_signer(name: str) -> Signer:

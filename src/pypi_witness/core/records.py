@@ -69,8 +69,13 @@ the evidence, and the store records the conflict.
 release removal and a yank; ``/project/<name>`` for a project removal (``/``
 never occurs in a filename, so these keys cannot collide with one).
 
-Later kinds (``submission``, ``verdict``) join ``RecordKind`` with their own
-field lists; the existing formats do not change.
+Kind ``verdict`` (a dispute settled by the federation's quorum, with the log
+statements it rests on) holds blocks of raw bytes, so it is framed rather than
+one line per field: see ``core.verdict_record``. Its index key is
+``/verdict/<file>``.
+
+Later kinds (``submission``) join ``RecordKind`` with their own field lists;
+the existing formats do not change.
 """
 
 from __future__ import annotations
@@ -95,21 +100,13 @@ from pypi_witness.core.record_fields import (
     is_time,
     show,
 )
+from pypi_witness.core.record_kind import FORMAT as FORMAT
+from pypi_witness.core.record_kind import RecordKind as RecordKind
+from pypi_witness.core.verdict_record import HEADER_BYTES as _VERDICT_HEADER
+from pypi_witness.core.verdict_record import VerdictRecord, format_verdict, parse_verdict
 from pypi_witness.errors import RecordError
 
-FORMAT = "pypi-witness/v1"
-"""The format-version word that starts every record this module writes."""
-
 _FORMAT_PREFIX = "pypi-witness/"
-
-
-class RecordKind(enum.Enum):
-    """The kinds of observation a log records; the value is the header word."""
-
-    FILE = "file"
-    REMOVAL = "removal"
-    YANK = "yank"
-    ALARM = "alarm"
 
 
 class AlarmKind(enum.Enum):
@@ -434,7 +431,7 @@ def _parse_alarm(values: list[str]) -> AlarmRecord:
 
 # -- dispatch ----------------------------------------------------------------
 
-Record = FileRecord | RemovalRecord | YankRecord | AlarmRecord
+Record = FileRecord | RemovalRecord | YankRecord | AlarmRecord | VerdictRecord
 """Any log record: the union of the kinds' classes."""
 
 _KEYS_BY_KIND = {
@@ -454,6 +451,7 @@ _FORMATTERS = {
     RemovalRecord: _format_removal,
     YankRecord: _format_yank,
     AlarmRecord: _format_alarm,
+    VerdictRecord: format_verdict,
 }
 
 
@@ -508,6 +506,8 @@ def parse_record(data: bytes) -> Record:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
+        if data.startswith(_VERDICT_HEADER):  # its entries are bytes, not necessarily text
+            return parse_verdict(data)
         raise RecordError(f"record is not UTF-8 (byte {exc.start})") from None
     if text.startswith(_FILE_HEADER):
         match = _FILE_BODY.fullmatch(text, len(_FILE_HEADER))
@@ -517,6 +517,8 @@ def parse_record(data: bytes) -> Record:
             return FileRecord(
                 name, version, filename, sha256, blake2b, int(size), time, serial_value
             )
+    if text.startswith(_VERDICT_HEADER_TEXT):
+        return parse_verdict(data)
     return _parse_slowly(text)
 
 
@@ -536,7 +538,12 @@ def _parse_slowly(text: str) -> Record:
         kind = RecordKind(kind_word)
     except ValueError:
         raise RecordError(f"unknown record kind {show(kind_word)}") from None
+    if kind not in _PARSERS:  # a framed kind, whose header parse_record dispatched on
+        raise RecordError(f"{kind.value} record header is not alone on its first line")
     return _PARSERS[kind](_split_fields(kind, lines[1:]))
+
+
+_VERDICT_HEADER_TEXT = _VERDICT_HEADER.decode("ascii")
 
 
 def release_key(project: str, version: str) -> str:
@@ -549,8 +556,16 @@ def project_key(project: str) -> str:
     return f"/project/{project}"
 
 
+def verdict_key(filename: str) -> str:
+    """The filename-index key of the verdicts on ``filename``."""
+    return f"/verdict/{filename}"
+
+
 def record_filename(record: Record) -> str | None:
-    """The index filename ``record`` is about, or None for kinds about no one file."""
+    """The index filename ``record`` is about, or None for kinds about no one file.
+
+    Raises RecordError for something that is not a record.
+    """
     kind = type(record)
     if kind is FileRecord or kind is AlarmRecord:
         return record.filename  # type: ignore[union-attr]
@@ -562,4 +577,6 @@ def record_filename(record: Record) -> str | None:
         return release_key(record.project, record.version)  # type: ignore[union-attr]
     if kind is YankRecord:
         return release_key(record.project, record.version)  # type: ignore[union-attr]
+    if kind is VerdictRecord:
+        return verdict_key(record.filename)  # type: ignore[union-attr]
     raise RecordError(f"not a log record: {type(record).__name__}")

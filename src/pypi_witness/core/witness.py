@@ -66,6 +66,15 @@ from pypi_witness.errors import (
 MAX_PROOF_HASHES = 63
 
 
+
+def default_witness_name(origin: str) -> str:
+    """The witness key name of the node that runs log ``origin``: ``<origin>/witness``.
+
+    A node's witness is named after its own log unless configured otherwise;
+    ``core.settle`` relies on this to tell which witness a log's node runs. Never raises.
+    """
+    return f"{origin}/witness"
+
 @dataclass(frozen=True, slots=True)
 class WitnessState:
     """What a witness remembers of one log: the size and root of the checkpoint it last cosigned."""
