@@ -7,8 +7,9 @@ import shutil
 
 from pypi_witness.core.checkpoint import Checkpoint, sign_checkpoint
 from pypi_witness.keys import read_signer
-from tests.client.conftest import FILES, LIED_FILE, LOCAL_CONTENT, local_record
+from tests.client.conftest import FILES, LIED_FILE, LIED_INDEX, LOCAL_CONTENT, local_record
 from tests.client.support import one_error_line, requirement, run
+from tests.factories import record
 
 GOOD = [f for f in FILES[:6]]
 WRONG = "0" * 64
@@ -114,15 +115,34 @@ def test_a_checkpoint_without_the_quorum_decides_nothing(federation, tmp_path):
     run("verify", "--vkey", federation.logs["delta"].vkey(), *nodes(federation, "delta"), req, code=3)
 
 
-def test_nodes_that_disagree_leave_a_file_unresolved(federation, tmp_path):
+def test_a_quorum_of_nodes_overrules_the_one_that_disagrees(federation, tmp_path):
+    req = tmp_path / "requirements.txt"
+    lie = record(LIED_INDEX, "lie").sha256
+    req.write_text(requirement(LIED_FILE))
+    result = run("verify", "--json", "--policy", federation.policy, *nodes(federation), req, code=0)
+    (obj,) = result.objects()
+    assert obj["status"] == "OK" and f"overruled: gamma.test/log (sha256 {lie})" in obj["reason"]
+    assert [(e["origin"], e["sha256"]) for e in obj["overruled"]] == [("gamma.test/log", lie)]
+    assert {e["origin"] for e in obj["evidence"]} == {"alpha.test/log", "beta.test/log"}
+    text = run("verify", "--policy", federation.policy, *nodes(federation), req, code=0)
+    assert "    overruled node " in text.out and "gamma.test/log" in text.out
+    # Expecting the liar's hash: the quorum's hash makes it a MISMATCH that names the liar.
+    req.write_text(requirement(LIED_FILE, lie))
+    (obj,) = run("verify", "--json", "--policy", federation.policy, *nodes(federation), req, code=3).objects()
+    assert obj["status"] == "MISMATCH" and "a quorum" in obj["reason"] and "overruled: gamma.test/log" in obj["reason"]
+    # Asking only the liar: its quorum-backed answer is a MISMATCH with its evidence.
+    req.write_text(requirement(LIED_FILE))
+    run("verify", "--policy", federation.policy, *nodes(federation, "gamma"), req, code=3)
+
+
+def test_nodes_that_disagree_without_a_quorum_to_settle_it_leave_a_file_unresolved(federation, tmp_path):
     req = tmp_path / "requirements.txt"
     req.write_text(requirement(LIED_FILE))
-    result = run("verify", "--json", "--policy", federation.policy, *nodes(federation), req, code=4)
+    keys = ["--vkey", federation.logs["alpha"].vkey(), "--vkey", federation.logs["gamma"].vkey()]
+    result = run("verify", "--json", *keys, *nodes(federation, "alpha", "gamma"), req, code=4)
     (obj,) = result.objects()
-    assert obj["status"] == "UNRESOLVED" and "disagree" in obj["reason"]
+    assert obj["status"] == "UNRESOLVED" and "disagree" in obj["reason"] and obj["overruled"] == []
     assert {e["origin"] for e in obj["evidence"] if e["sha256"] != LIED_FILE.sha256} == {"gamma.test/log"}
-    # Asking only the liar: its quorum-backed answer is a MISMATCH with its evidence.
-    run("verify", "--policy", federation.policy, *nodes(federation, "gamma"), req, code=3)
 
 
 def test_rollback_and_split_view_against_the_state_are_refused(federation, tmp_path):

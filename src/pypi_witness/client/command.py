@@ -26,6 +26,9 @@ key (without --policy, each such log is trusted on its own signature).
 Statuses: OK (a trusted log holds this exact hash), MISMATCH (trusted logs
 hold other hashes for the filename), UNKNOWN (not logged yet, or not
 checkable), UNRESOLVED (trusted logs disagree, or only untrusted ones know it).
+When trusted logs disagree, the hash the logs of a quorum of the policy's
+witnesses vouch for (each node's log votes through the witness it runs,
+<origin>/witness) decides: OK or MISMATCH, naming the overruled logs.
 
 Exit codes: 0 all OK; 3 a MISMATCH, or a node or bundle failed verification;
 4 otherwise, some file UNKNOWN or UNRESOLVED; 1 error; 2 bad command line.
@@ -137,7 +140,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
             if all(o.answer is None and not o.failed_verification for o in outcomes):
                 raise WitnessError("no node answered: " + "; ".join(f"{o.address}: {o.error}" for o in outcomes))
         answers = [o.answer for o in outcomes if o.answer is not None]
-    verdicts = [classify(e, answers) for e in expected]
+    verdicts = [classify(e, answers, policy if args.policy else None) for e in expected]
     print_report(verdicts, outcomes, as_json=args.json, out=sys.stdout, err=sys.stderr)
     return exit_code(verdicts, outcomes)
 

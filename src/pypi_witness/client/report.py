@@ -72,24 +72,34 @@ def verdict_json(v: Verdict) -> dict[str, object]:
         "reason": v.reason,
         "expected": {"sha256": sorted(e.sha256), "blake2b_256": e.blake2b_256, "size": e.size},
         "evidence": [_statement_json(s) for s in v.evidence],
+        "overruled": [_statement_json(s) for s in v.overruled],
     }
 
 
 def verdict_lines(v: Verdict) -> list[str]:
-    """The human lines of one file's verdict: the status line, then the evidence of a disagreement."""
+    """The human lines of one file's verdict: the status line, then the evidence of a disagreement.
+
+    For an OK a quorum settled, the overruled logs follow the status line.
+    """
     e = v.expected
     name = f" {e.filename}" if e.filename else ""
     lines = [f"{v.status.value:<10} {e.where}{name}: {v.reason}"]
+    if v.status is Status.OK:
+        lines += [f"    overruled {_statement_line(s)}" for s in v.overruled]
     if v.status in (Status.MISMATCH, Status.UNRESOLVED):
         expected = " or ".join(sorted(e.sha256)) or "none"
         lines.append(f"    expected sha256 {expected}")
-        for s in v.evidence:
-            trust = "" if s.trusted else " (checkpoint not trusted)"
-            lines.append(
-                f"    {s.source}: {s.origin} entry {s.index} of {s.tree_size} logs sha256 {s.record.sha256}"
-                f" size {s.record.size}{trust}"
-            )
+        overruled = set(map(id, v.overruled))
+        lines += [f"    {'overruled ' if id(s) in overruled else ''}{_statement_line(s)}" for s in v.evidence]
     return lines
+
+
+def _statement_line(s: Statement) -> str:
+    trust = "" if s.trusted else " (checkpoint not trusted)"
+    return (
+        f"{s.source}: {s.origin} entry {s.index} of {s.tree_size} logs sha256 {s.record.sha256}"
+        f" size {s.record.size}{trust}"
+    )
 
 
 def print_report(

@@ -7,14 +7,26 @@ hashes (the index swapped the file), the first entry is what that source
 vouches for: PyPI never reuses a filename for other content, so the later
 ones are the evidence of a swap.
 
+When trusted sources disagree, the policy settles it as ``core.settle`` does
+for nodes: each log votes through the witness its node runs
+(``core.settle.voter_for_log``), one vote per log (a log whose sources
+disagree casts none), and a value wins if its voters satisfy the policy's
+quorum and no other value's do. A quorum of colluding logs wins: that is the
+policy's limit.
+
 The four outcomes:
 
 * ``OK`` — a trusted source vouches for exactly the expected hashes, and no
-  trusted source vouches for others;
+  trusted source vouches for others; or, given the policy, trusted sources
+  disagree and the expected hashes are the ones a quorum of the logs' voters
+  vouches for (the reason names each overruled log and its sha256);
 * ``MISMATCH`` — every trusted source that logged the filename vouches for
   other hashes (the evidence names each: source, entry index, logged sha256);
-* ``UNRESOLVED`` — trusted sources disagree with each other, or only
-  sources whose checkpoint lacks the quorum have logged the file;
+  or, given the policy, trusted sources disagree and a quorum vouches for
+  other hashes than the expected ones;
+* ``UNRESOLVED`` — trusted sources disagree with each other and no one value
+  has a quorum (or no policy was given), or only sources whose checkpoint
+  lacks the quorum have logged the file;
 * ``UNKNOWN`` — no source has logged the file, or it cannot be checked (no
   filename, no sha256: the reason says which).
 """
@@ -26,7 +38,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from pypi_witness.client.targets import Expected
+from pypi_witness.core.policy import Policy
+from pypi_witness.core.quorum import evaluate
 from pypi_witness.core.records import FileRecord
+from pypi_witness.core.settle import Value, voter_for_log
 
 
 class Status(enum.Enum):
@@ -63,10 +78,13 @@ class SourceAnswer:
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
+    """The verdict on one expected file; ``overruled`` holds the trusted statements a quorum outvoted."""
+
     expected: Expected
     status: Status
     reason: str
     evidence: tuple[Statement, ...] = ()
+    overruled: tuple[Statement, ...] = ()
 
 
 def statement(source: str, origin: str, tree_size: int, trusted: bool,
@@ -79,7 +97,7 @@ def statement(source: str, origin: str, tree_size: int, trusted: bool,
     return Statement(source, origin, tree_size, index, first, trusted, swaps)
 
 
-def _identity(record: FileRecord) -> tuple[str, str, int]:
+def _identity(record: FileRecord) -> Value:
     return (record.sha256, record.blake2b_256, record.size)
 
 
@@ -96,14 +114,59 @@ def _short(statements: Sequence[Statement]) -> str:
     return ", ".join(f"{s.origin} entry {s.index}" for s in statements)
 
 
-def classify(expected: Expected, answers: Sequence[SourceAnswer]) -> Verdict:
-    """The verdict on ``expected`` given every source's answer (see the module docstring). Never raises."""
+def _quorum_value(policy: Policy, trusted: Sequence[Statement]) -> Value | None:
+    """The one value whose logs' voters satisfy ``policy``'s quorum, or None if none or several do."""
+    values_of: dict[str, set[Value]] = {}
+    for s in trusted:
+        values_of.setdefault(s.origin, set()).add(_identity(s.record))
+    voters: dict[Value, set[str]] = {}
+    for origin, values in values_of.items():
+        voter = voter_for_log(policy, origin)
+        for value in values:
+            voters.setdefault(value, set())
+            if voter is not None and len(values) == 1:  # a log that told two sources two things has no vote
+                voters[value].add(voter)
+    winners = [value for value, names in voters.items() if evaluate(policy, names).satisfied]
+    return winners[0] if len(winners) == 1 else None
+
+
+def _overruled(statements: Sequence[Statement]) -> str:
+    return ", ".join(f"{s.origin} (sha256 {s.record.sha256})" for s in statements)
+
+
+def _settled(expected: Expected, policy: Policy, trusted: list[Statement]) -> Verdict | None:
+    """The verdict when trusted sources disagree and ``policy``'s quorum settles it; None if it does not."""
+    value = _quorum_value(policy, trusted)
+    if value is None:
+        return None
+    majority = sorted((s for s in trusted if _identity(s.record) == value), key=lambda s: (s.origin, s.source))
+    minority = sorted((s for s in trusted if _identity(s.record) != value), key=lambda s: (s.origin, s.source))
+    if matches(expected, majority[0].record):
+        reason = f"logged by {_short(majority)}, a quorum; overruled: {_overruled(minority)}"
+        return Verdict(expected, Status.OK, reason, tuple(majority), tuple(minority))
+    reason = (
+        f"a quorum ({_short(majority)}) logs other hashes, sha256 {value[0]} size {value[2]}; "
+        f"overruled: {_overruled(minority)}"
+    )
+    return Verdict(expected, Status.MISMATCH, reason, tuple(majority + minority), tuple(minority))
+
+
+def classify(expected: Expected, answers: Sequence[SourceAnswer], policy: Policy | None = None) -> Verdict:
+    """The verdict on ``expected`` given every source's answer (see the module docstring).
+
+    Without ``policy`` trusted sources that disagree give UNRESOLVED; with it,
+    a value a quorum vouches for settles it. Never raises.
+    """
     if expected.reason is not None or expected.filename is None:
         return Verdict(expected, Status.UNKNOWN, expected.reason or "no filename to look up")
     found = [a.statements[expected.filename] for a in answers if expected.filename in a.statements]
     trusted = [s for s in found if s.trusted]
     agree = [s for s in trusted if matches(expected, s.record)]
     differ = [s for s in trusted if not matches(expected, s.record)]
+    if policy is not None and len({_identity(s.record) for s in trusted}) > 1:
+        settled = _settled(expected, policy, trusted)
+        if settled is not None:
+            return settled
     if agree and differ:
         return Verdict(
             expected, Status.UNRESOLVED,
