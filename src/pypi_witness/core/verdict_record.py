@@ -30,7 +30,8 @@ in raw bytes, ``core.framing``; ``-`` means absent)::
 Like every record: ``format_verdict(parse_verdict(b)) == b`` for every ``b``
 that parses, and ``parse_verdict(format_verdict(r)) == r``. Its filename-index
 key is ``/verdict/<file>`` (``core.records.verdict_key``). A verdict of 16
-statements is about 40 KB: it travels in one gRPC message of the default 4 MiB.
+statements, each cosigned by 16 witnesses, is about 55 KB: it travels in one
+gRPC message of the default 4 MiB.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ MAX_STATEMENTS = 32
 """The most statements a verdict holds: one per log of a federation of up to 32 nodes."""
 
 MAX_VERDICT_BYTES = 1024 + MAX_STATEMENTS * (len("statement 99999\n") + MAX_STATEMENT_BYTES)
-"""No verdict is longer (about 512 KiB); a typical one of 16 statements is about 40 KB."""
+"""No verdict is longer (about 512 KiB); a typical one of 16 statements is about 55 KB."""
 
 _NONE = "-"
 

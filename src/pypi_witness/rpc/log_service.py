@@ -252,12 +252,26 @@ class LogServicer:
         found = [self._log.lookup(name, signed) for name in filenames]
         return signed, [convert.filename_result_pb(n, f.entries, f.conflicts) for n, f in zip(filenames, found)]
 
+    def _fitting(self, response: Message, what: str) -> Any:
+        """``response``, if it fits in ``max_message_bytes``; else MalformedError naming ``what`` it answers.
+
+        Lookups answer whole records, and a verdict record is tens of KB, so
+        a lookup of many verdicts can outgrow a message: refused here with a
+        reason rather than by gRPC as a resource exhausted ("retry later").
+        """
+        size = response.ByteSize()
+        limit = self._limits.max_message_bytes
+        if size > limit:
+            raise MalformedError(f"the answer would be {size} bytes, more than the {limit} a message holds: {what}")
+        return response
+
     async def lookup_filenames(self, request: pb.LookupFilenamesRequest) -> pb.LookupFilenamesResponse:
         """Every filename's entries, proven against one checkpoint; none found is an empty result.
 
         MalformedError for more than ``max_lookup_filenames`` filenames or an
-        empty one. Runs in chunks of LOOKUP_CHUNK; a cancellation stops it
-        between chunks (logged at DEBUG).
+        empty one, or an answer larger than ``max_message_bytes``. Runs in
+        chunks of LOOKUP_CHUNK; a cancellation stops it between chunks
+        (logged at DEBUG).
         """
         filenames = list(request.filenames)
         limit = self._limits.max_lookup_filenames
@@ -279,13 +293,15 @@ class LogServicer:
             logger.debug("LookupFilenames cancelled after %d of %d filenames", len(results), len(filenames))
             raise
         assert signed is not None
-        return pb.LookupFilenamesResponse(checkpoint=self._witnessed(signed.note), results=results)
+        response = pb.LookupFilenamesResponse(checkpoint=self._witnessed(signed.note), results=results)
+        return self._fitting(response, f"{len(filenames)} filenames; ask for fewer filenames at a time")
 
     async def lookup_filename(self, request: pb.LookupFilenameRequest) -> pb.LookupFilenameResponse:
         """One filename's entries, proven against the latest checkpoint.
 
-        MalformedError for an empty filename; NotFoundError if the tree of the
-        checkpoint holds no entry for it.
+        MalformedError for an empty filename or an answer larger than
+        ``max_message_bytes``; NotFoundError if the tree of the checkpoint
+        holds no entry for it.
         """
         if not request.filename:
             raise MalformedError("filename is empty")
@@ -294,6 +310,7 @@ class LogServicer:
         )
         if not result.entries:
             raise NotFoundError(f"{request.filename} is not in the log (checked up to size {signed.checkpoint.size})")
-        return pb.LookupFilenameResponse(
+        response = pb.LookupFilenameResponse(
             checkpoint=self._witnessed(signed.note), entries=result.entries, conflicts=result.conflicts
         )
+        return self._fitting(response, f"the entries of {request.filename}")
