@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
+from pypi_witness import core as core_package
 from pypi_witness.core.note import ALG_COSIGNATURE_V1, Signer
 from pypi_witness.core.policy import parse_policy
 from pypi_witness.core.records import RemovalRecord, format_record
@@ -198,3 +204,14 @@ def test_the_order_of_statements_does_not_change_the_tally() -> None:
     assert (forward.outcome, forward.value, forward.majority, forward.minority, forward.reason) == (
         backward.outcome, backward.value, backward.majority, backward.minority, backward.reason,
     )  # fmt: skip
+
+
+def test_the_settling_modules_are_pure() -> None:
+    modules = ("settle", "verdict_record", "log_statement", "record_kind")
+    for name in modules:
+        tree = ast.parse((Path(core_package.__file__).parent / f"{name}.py").read_text())
+        imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        imported |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+        assert not imported & {"os", "time", "random", "trio", "grpc", "lmdb", "socket", "sys"}, name
+    code = "import sys, pypi_witness.core.settle; print(sorted({'trio', 'grpc', 'lmdb'} & set(sys.modules)))"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "[]\n"
