@@ -124,55 +124,25 @@ from typing import Any
 
 from pypi_witness.config_gossip import GossipSettings, read_gossip
 from pypi_witness.config_tls import check_node_tls, check_peer_tls, node_tls_checks, peer_tls_checks
+from pypi_witness.core.note import ALG_COSIGNATURE_V1, ALG_ED25519, Verifier
 from pypi_witness.config_values import (
     boolean as _boolean,
-)
-from pypi_witness.config_values import (
     check_address as _check_address,
-)
-from pypi_witness.config_values import (
     check_index_url,
-)
-from pypi_witness.config_values import (
     check_listen as _check_listen,
-)
-from pypi_witness.config_values import (
     check_origin as _check_origin,
-)
-from pypi_witness.config_values import (
     costs as _costs,
-)
-from pypi_witness.config_values import (
     fraction as _fraction,
-)
-from pypi_witness.config_values import (
     integer as _integer,
-)
-from pypi_witness.config_values import (
     path as _path,
-)
-from pypi_witness.config_values import (
     positive as _positive,
-)
-from pypi_witness.config_values import (
     positive_seconds as _positive_seconds,
-)
-from pypi_witness.config_values import (
     read_table as _read_table,
-)
-from pypi_witness.config_values import (
     seconds as _seconds,
-)
-from pypi_witness.config_values import (
     string as _string,
-)
-from pypi_witness.config_values import (
     table as _table,
-)
-from pypi_witness.config_values import (
     vkey as _vkey,
 )
-from pypi_witness.core.note import ALG_COSIGNATURE_V1, ALG_ED25519, Verifier
 from pypi_witness.errors import ConfigError
 
 DEFAULT_DATA_DIR = "pypi-witness-data"
