@@ -63,13 +63,13 @@ def bucket_of(filename: str) -> int:
 
 
 def item_values(filename: bytes, sha256: bytes, blake2b: bytes, size: bytes) -> bytes:
-    """What ``item_hash`` hashes after its domain, from the values as a file record spells them.
+    """What ``item_hash`` hashes after its domain: the four lines of a ``file`` record that name the file.
 
-    ``filename\\nsha256\\nblake2b\\nsize\\n``: the four values in the order and
-    spelling (UTF-8, lowercase hex, decimal) of a ``file`` record, so a store
-    can hash the values straight out of a stored record.
+    ``file <filename>\nsha256 <hex>\nblake2b <hex>\nsize <decimal>\n``,
+    exactly as a ``file`` record spells them (core.records), so a store can
+    hash that slice of a record without parsing it.
     """
-    return b"\n".join((filename, sha256, blake2b, size)) + b"\n"
+    return b"file " + filename + b"\nsha256 " + sha256 + b"\nblake2b " + blake2b + b"\nsize " + size + b"\n"
 
 
 def item_hash_of_values(values: bytes) -> bytes:

@@ -39,12 +39,12 @@ import math
 import operator
 import struct
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import lmdb
 
-from pypi_witness.core.buckets import BUCKETS, DIGEST_BYTES, EMPTY_DIGEST, Entry, item_hash_of_values
+from pypi_witness.core.buckets import BUCKETS, DIGEST_BYTES, EMPTY_DIGEST, ITEM_DOMAIN, Entry, item_hash_of_values, item_values
 from pypi_witness.core.merkle import NodeId, frontier_ids, leaf_hash, root_from_frontier
 from pypi_witness.core.records import Record, parse_record, record_filename
 from pypi_witness.errors import ConflictError, OutOfRangeError, RecordError, StoreError
@@ -93,27 +93,31 @@ def _name_prefix(filename: str) -> bytes:
 
 # What prepare_leaf computes for one leaf: the stored form, the leaf hash, the
 # filename and its 8-byte name-index prefix (None, b"" for a leaf about no
-# file), and for a file record its bucket item hash as an int (else 0).
-Prepared = tuple[bytes, bytes, str | None, bytes, int]
+# file), and for a file record its bucket item hash as an int and its bucket
+# (else 0, 0: XORing 0 into a digest changes nothing).
+Prepared = tuple[bytes, bytes, str | None, bytes, int, int]
 
 
-def _item_of(stored: bytes) -> int:
-    """The bucket item hash (``core.buckets.item_hash``) of a stored file record, as an int.
 
-    A file record is stored as ``0x01`` and its values joined by newlines
-    (``leaf_codec``): name, version, file, sha256, blake2b, size, time, serial.
-    """
-    values = stored[1:].split(b"\n", 6)
-    return int.from_bytes(item_hash_of_values(b"\n".join(values[2:6]) + b"\n"), "big")
+
+def _item_of_stored(stored: bytes) -> int:
+    """The same, from a file record's stored form (``leaf_codec``: ``0x01`` and its values joined by newlines)."""
+    values = bytes(stored[1:]).split(b"\n", 6)
+    return int.from_bytes(item_hash_of_values(item_values(*values[2:6])), "big")
 
 
 def prepare_leaf(leaf: bytes, filename: str | None) -> Prepared:
     """The stateless part of appending ``leaf``: pure, so import workers can run it."""
     stored = pack_leaf(leaf)
     if filename is None:
-        return (stored, _sha256(b"\x00" + leaf).digest(), None, b"", 0)
-    item = _item_of(stored) if stored[0] == 1 else 0
-    return (stored, _sha256(b"\x00" + leaf).digest(), filename, _name_prefix(filename), item)
+        return (stored, _sha256(b"\x00" + leaf).digest(), None, b"", 0, 0)
+    prefix = _name_prefix(filename)
+    if stored[0] != 1:
+        return (stored, _sha256(b"\x00" + leaf).digest(), filename, prefix, 0, 0)
+    # A file record: its item_values are its own lines from ``file`` to ``size``.
+    start = leaf.index(b"\nfile ", 21) + 1
+    item = int.from_bytes(_sha256(ITEM_DOMAIN + leaf[start : leaf.index(b"\ntime ", start) + 1]).digest(), "big")
+    return (stored, _sha256(b"\x00" + leaf).digest(), filename, prefix, item, (prefix[0] << 4) | (prefix[1] >> 4))
 
 
 _NO_INDEX = bytes(6)  # the lowest index: with a lead, the first possible item
@@ -184,6 +188,9 @@ class LmdbStore:
         # The right frontier of the tree at _frontier_size, kept between appends.
         self._frontier: list[bytes] = []
         self._frontier_size = 0
+        # The bucket digests (ints) at _digests_size, kept between appends the same way.
+        self._digests: list[int] = []
+        self._digests_size = -1
 
     def _check_layout(self, readonly: bool) -> None:
         with self._env.begin(write=not readonly) as txn:
@@ -229,7 +236,7 @@ class LmdbStore:
             filename = bytes(stored[1:]).split(b"\n", 3)[2]
             if filename not in seen:  # items of one filename come in log order: this is its first
                 seen.add(filename)
-                digests[bucket] ^= _item_of(bytes(stored))
+                digests[bucket] ^= _item_of_stored(stored)
             if count % LOOKUPS_PER_CHECK == LOOKUPS_PER_CHECK - 1:
                 release_file_pages_over(self._path / "data.mdb", MAPPED_BUDGET)
         txn.cursor(db).putmulti(
@@ -463,7 +470,7 @@ class LmdbStore:
                     if release:  # inserting copies name-index pages from all over the file
                         release_file_pages_over(self._path / "data.mdb", MAPPED_BUDGET)
                 conflicts = [Conflict(items[p][2], index_at[p], c) for p, c in accepted if c is not None]  # type: ignore[arg-type]
-                self._add_to_buckets(txn, items, prefixes, accepted, old_size + len(kept))
+                digests = self._add_to_buckets(txn, items, accepted, old_size, old_size + len(kept))
                 for c in conflicts:
                     txn.put(_u64(c.index), _u64(c.earlier_index) + c.filename.encode(), db=self._conflicts)
                 frontier, new_size, rows = extend_rows(frontier, old_size, list(map(_second, kept)))
@@ -473,41 +480,46 @@ class LmdbStore:
         except lmdb.Error as e:
             raise StoreError(f"append failed, nothing was written: {e}") from None
         self._frontier, self._frontier_size = frontier, new_size
+        self._digests, self._digests_size = digests, new_size
         if len(items) >= RELEASE_MAP_AFTER:
             release_file_pages_over(self._path / "data.mdb", MAPPED_BUDGET)
         return AppendResult(old_size, new_size, root_from_frontier(frontier), duplicates, tuple(conflicts))
+
+    def _digests_for(self, txn: lmdb.Transaction, size: int) -> list[int]:
+        """The bucket digests (as ints) of a log of ``size``: kept between appends, like the frontier."""
+        if size != self._digests_size:  # first append since opening, or another process appended
+            self._digests = [0] * BUCKETS
+            for key, value in txn.cursor(self._buckets):
+                self._digests[int.from_bytes(key, "big")] = int.from_bytes(value, "big")
+            self._digests_size = size
+        return list(self._digests)
 
     def _add_to_buckets(
         self,
         txn: lmdb.Transaction,
         items: Sequence[Prepared],
-        prefixes: list[bytes],
         accepted: list[tuple[int, int | None]],
+        old_size: int,
         new_size: int,
-    ) -> None:
-        """XOR the item hashes of the batch's first file records into their buckets' digests.
+    ) -> list[int]:
+        """XOR the item hashes of the batch's first file records into their buckets' digests; the new digests.
 
         An accepted file record that conflicts with nothing is the first file
         record of its filename (``plan_append``): a later one either duplicates
-        or conflicts with it.
+        or conflicts with it. Every changed digest is written in ``txn``.
         """
-        changes: dict[int, int] = {}
-        for position, conflicts_with in accepted:
-            item = items[position][4]
-            if item and conflicts_with is None:
-                prefix = prefixes[position]
-                bucket = (prefix[0] << 4) | (prefix[1] >> 4)
-                changes[bucket] = changes.get(bucket, 0) ^ item
-        get = txn.get
-        db = self._buckets
-        updates = []
-        for bucket in sorted(changes):
-            key = _bucket_key(bucket)
-            old = get(key, None, db)
-            digest = changes[bucket] if old is None else int.from_bytes(old, "big") ^ changes[bucket]
-            updates.append((key, digest.to_bytes(DIGEST_BYTES, "big")))
-        txn.cursor(db).putmulti(updates)
+        digests = self._digests_for(txn, old_size)
+        before = list(digests)
+        if len(accepted) == len(items) and all(c is None for _, c in accepted):  # the common case: all new
+            firsts: Iterable[Prepared] = items
+        else:
+            firsts = [items[p] for p, c in accepted if c is None]
+        for item in firsts:  # a leaf that is no file record adds 0
+            digests[item[5]] ^= item[4]
+        changed = [(_bucket_key(b), d.to_bytes(DIGEST_BYTES, "big")) for b, d in enumerate(digests) if d != before[b]]
+        txn.cursor(self._buckets).putmulti(changed)
         txn.put(b"buckets_size", _u64(new_size), db=self._meta)
+        return digests
 
     def _put_tiles(self, txn: lmdb.Transaction, rows: list[Row]) -> None:
         """Add new interior perfect-subtree hashes (level >= 1, a row of consecutive nodes a level) to their tiles."""
