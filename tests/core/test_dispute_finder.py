@@ -92,7 +92,9 @@ def test_a_dispute_is_reported_once_even_when_its_bucket_changes():
     a, b = DisputeFinder(store_a), DisputeFinder(store_with(COMMON[:5] + [theirs] + COMMON[6:]))
     net = Net(a=a, b=b)
     net.round("a", "b")
-    neighbour = next(record(i) for i in range(1000, 100_000) if bucket_of(record(i).filename) == bucket_of(theirs.filename))
+    neighbour = next(
+        record(i) for i in range(1000, 100_000) if bucket_of(record(i).filename) == bucket_of(theirs.filename)
+    )
     store_a.append([neighbour])  # the bucket's digest changes: it is compared again
     net.requests.clear()
     net.round("a", "b")

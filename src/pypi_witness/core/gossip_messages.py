@@ -98,12 +98,13 @@ class ProofResponse:
 Message = Heads | EvidencePush | EvidenceAck | ProofRequest | ProofResponse | DisputeMessage
 
 
-_DISPUTE_KINDS = dict(
-    zip(
-        (dispute_messages.BucketRoot, dispute_messages.BucketDigests, dispute_messages.BucketRequest, dispute_messages.BucketFiles),
-        dispute_messages.KINDS,
-    )
+_DISPUTE_TYPES = (
+    dispute_messages.BucketRoot,
+    dispute_messages.BucketDigests,
+    dispute_messages.BucketRequest,
+    dispute_messages.BucketFiles,
 )
+_DISPUTE_KINDS = dict(zip(_DISPUTE_TYPES, dispute_messages.KINDS))
 
 
 def _check_sizes(old_size: int, new_size: int) -> None:
@@ -133,7 +134,7 @@ def encode(message: Message) -> bytes:
         w.number("old", message.old_size).number("new", message.new_size).number("proof", len(message.proof))
         for h in message.proof:
             w.hash("hash", h)
-    elif isinstance(message, DisputeMessage):  # type: ignore[misc, arg-type]
+    elif isinstance(message, _DISPUTE_TYPES):
         w.line(MAGIC, _DISPUTE_KINDS[type(message)])
         dispute_messages.write_body(message, w)
     else:

@@ -53,12 +53,12 @@ import grpc
 import trio
 
 from pypi_witness.config import Config, PeerConfig
-from pypi_witness.core.evidence import evidence_id
-from pypi_witness.core.gossip import Alarm, Effect, GossipMachine, Persist, Send, ServeProof, Stale, prove
-from pypi_witness.core.gossip_config import GossipConfig, OriginInfo
 from pypi_witness.core.dispute_finder import Dispute, DisputeFinder
 from pypi_witness.core.dispute_finder import Send as FinderSend
 from pypi_witness.core.dispute_messages import DisputeMessage
+from pypi_witness.core.evidence import evidence_id
+from pypi_witness.core.gossip import Alarm, Effect, GossipMachine, Persist, Send, ServeProof, Stale, prove
+from pypi_witness.core.gossip_config import GossipConfig, OriginInfo
 from pypi_witness.core.gossip_messages import Heads, Message, ProofRequest, ProofResponse
 from pypi_witness.core.note import Signer, Verifier
 from pypi_witness.errors import WitnessError
@@ -218,7 +218,8 @@ class GossipNode:
         """The machine's round, and the finder's bucket root to the peers the round pushes heads to."""
         effects: list[Effect | FinderSend | Dispute] = list(self.machine.tick(now))
         if self.finder is not None:
-            peers = [e.peer for e in effects if isinstance(e, Send) and isinstance(e.message, Heads) and e.message.reply]
+            pushes = [e for e in effects if isinstance(e, Send) and isinstance(e.message, Heads)]
+            peers = [e.peer for e in pushes if e.message.reply]  # type: ignore[union-attr]
             if peers:
                 try:
                     effects += self.finder.tick(now, peers)

@@ -44,7 +44,15 @@ from pathlib import Path
 
 import lmdb
 
-from pypi_witness.core.buckets import BUCKETS, DIGEST_BYTES, EMPTY_DIGEST, ITEM_DOMAIN, Entry, item_hash_of_values, item_values
+from pypi_witness.core.buckets import (
+    BUCKETS,
+    DIGEST_BYTES,
+    EMPTY_DIGEST,
+    ITEM_DOMAIN,
+    Entry,
+    item_hash_of_values,
+    item_values,
+)
 from pypi_witness.core.merkle import NodeId, frontier_ids, leaf_hash, root_from_frontier
 from pypi_witness.core.records import Record, parse_record, record_filename
 from pypi_witness.errors import ConflictError, OutOfRangeError, RecordError, StoreError
@@ -98,10 +106,12 @@ def _name_prefix(filename: str) -> bytes:
 Prepared = tuple[bytes, bytes, str | None, bytes, int, int]
 
 
-
-
 def _item_of_stored(stored: bytes) -> int:
-    """The same, from a file record's stored form (``leaf_codec``: ``0x01`` and its values joined by newlines)."""
+    """The bucket item hash (``core.buckets.item_hash``) of a file record's stored form, as an int.
+
+    A file record is stored as ``0x01`` and its values joined by newlines
+    (``leaf_codec``): name, version, file, sha256, blake2b, size, time, serial.
+    """
     values = bytes(stored[1:]).split(b"\n", 6)
     return int.from_bytes(item_hash_of_values(item_values(*values[2:6])), "big")
 
