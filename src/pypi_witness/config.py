@@ -69,6 +69,8 @@ Keys (README-ready)::
     notes_per_origin    = 64     # signed checkpoints remembered per log, to catch a same-size fork
     pending_per_origin  = 4      # consistency proofs awaited per log at once
     timeout_seconds     = 5.0    # the longest one exchange with a peer may take
+    dispute_buckets_per_round = 4  # filename buckets compared with a peer per round to find
+                                 # disputes (a filename logged with other hashes); 0: off, at most 64
 
     [index]      # the package index to follow; without a url the node follows none
     url                  = ""      # e.g. "https://pypi.org" (XML-RPC at /pypi, JSON API at /pypi/<p>/<v>/json)

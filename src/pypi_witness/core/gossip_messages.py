@@ -11,6 +11,7 @@ type               fields
 ``evidence-ack``   ``id <64 hex>``
 ``proof-request``  ``origin``, ``old <size>``, ``new <size>``
 ``proof-response`` ``origin``, ``old``, ``new``, ``proof <n>``, n × ``hash``
+``bucket-*``       dispute finding: :mod:`pypi_witness.core.dispute_messages`
 =================  =========================================================
 
 ``decode(encode(m)) == m`` and ``encode(decode(b)) == b``; ``decode`` refuses
@@ -23,6 +24,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from pypi_witness.core import dispute_messages
+from pypi_witness.core.dispute_messages import DisputeMessage
 from pypi_witness.core.framing import FrameReader, FrameWriter
 from pypi_witness.errors import MalformedError
 
@@ -92,7 +95,16 @@ class ProofResponse:
             raise MalformedError("proof response must hold at most 129 hashes of 32 bytes")
 
 
-Message = Heads | EvidencePush | EvidenceAck | ProofRequest | ProofResponse
+Message = Heads | EvidencePush | EvidenceAck | ProofRequest | ProofResponse | DisputeMessage
+
+
+_DISPUTE_TYPES = (
+    dispute_messages.BucketRoot,
+    dispute_messages.BucketDigests,
+    dispute_messages.BucketRequest,
+    dispute_messages.BucketFiles,
+)
+_DISPUTE_KINDS = dict(zip(_DISPUTE_TYPES, dispute_messages.KINDS))
 
 
 def _check_sizes(old_size: int, new_size: int) -> None:
@@ -122,6 +134,9 @@ def encode(message: Message) -> bytes:
         w.number("old", message.old_size).number("new", message.new_size).number("proof", len(message.proof))
         for h in message.proof:
             w.hash("hash", h)
+    elif isinstance(message, _DISPUTE_TYPES):
+        w.line(MAGIC, _DISPUTE_KINDS[type(message)])
+        dispute_messages.write_body(message, w)
     else:
         raise MalformedError(f"not a gossip message: {type(message).__name__}")
     return bytes(w)
@@ -147,6 +162,8 @@ def decode(data: bytes) -> Message:
         else:
             count = r.number("proof", MAX_PROOF_HASHES)
             message = ProofResponse(origin, old, new, tuple(r.hash("hash") for _ in range(count)))
+    elif kind in dispute_messages.KINDS:
+        message = dispute_messages.read_body(kind, r)
     else:
         raise r.fail(f"unknown message type {kind[:40]!r}")
     r.end()

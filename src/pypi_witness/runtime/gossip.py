@@ -16,6 +16,13 @@ its cosignatures with them) and carries out every effect, in order:
 * ``Alarm`` / ``Stale``: a log line (ERROR / WARNING) and a counter
   (``counters``).
 
+The node's ``core.dispute_finder.DisputeFinder`` (``finder``; None: off) runs
+on the same rounds: its bucket root goes to the peers each round's heads go
+to, in the same ``Exchange`` call, and dispute messages received are routed
+to it. Its ``Send`` effects travel like the machine's; each ``Dispute`` goes
+to ``on_dispute`` (default: a WARNING line and the ``dispute`` counter). A
+dispute message the finder refuses is logged like any refused gossip.
+
 Incoming exchanges (``exchange``) are fed to the machine; answers for the
 sender go back in the reply, messages for other peers are sent as above.
 
@@ -30,6 +37,7 @@ Log lines the tests (and operators) read, one per event::
     gossip: EQUIVOCATION <origin>: <detail> (evidence <id>, round <r>)
     gossip: bad proof for <origin> from <peer>: <detail> (round <r>)
     gossip: stale <peer|origin> <name>: <k> rounds (round <r>)
+    gossip: DISPUTE <filename> with <peer>: ours sha256 <hex>, theirs <hex> (round <r>)
 """
 
 from __future__ import annotations
@@ -45,10 +53,13 @@ import grpc
 import trio
 
 from pypi_witness.config import Config, PeerConfig
+from pypi_witness.core.dispute_finder import Dispute, DisputeFinder
+from pypi_witness.core.dispute_finder import Send as FinderSend
+from pypi_witness.core.dispute_messages import DisputeMessage
 from pypi_witness.core.evidence import evidence_id
 from pypi_witness.core.gossip import Alarm, Effect, GossipMachine, Persist, Send, ServeProof, Stale, prove
 from pypi_witness.core.gossip_config import GossipConfig, OriginInfo
-from pypi_witness.core.gossip_messages import Message, ProofRequest, ProofResponse
+from pypi_witness.core.gossip_messages import Heads, Message, ProofRequest, ProofResponse
 from pypi_witness.core.note import Signer, Verifier
 from pypi_witness.errors import WitnessError
 from pypi_witness.log import Log
@@ -61,6 +72,9 @@ logger = logging.getLogger("pypi_witness.gossip")
 CHECKPOINT_POLL_SECONDS = 0.25
 
 Prover = Callable[[ProofRequest], ProofResponse]
+# Bytes of bucket entries one answer carries at most: half of the largest gRPC
+# message (limits.max_message_bytes), and no more than 2 MiB.
+REPLY_BYTES_CAP = 2 << 20
 
 
 def _size_of(note: bytes) -> int:
@@ -73,7 +87,8 @@ class GossipNode:
 
     ``clients`` maps peer names to their clients (peers without an address
     have none: they gossip to this node but are not called). ``prover``
-    answers proof requests for the node's own log. Build with ``open``.
+    answers proof requests for the node's own log; ``finder`` finds disputes
+    (None: off) and ``on_dispute`` (settable) receives each. Build with ``open``.
     """
 
     def __init__(
@@ -85,8 +100,11 @@ class GossipNode:
         *,
         timeout_seconds: float,
         clock: Callable[[], float] = time.time,
+        finder: DisputeFinder | None = None,
     ) -> None:
         self.machine = machine
+        self.finder = finder
+        self.on_dispute: Callable[[Dispute], None] = self.log_dispute
         self.store = store
         self.clients = dict(clients)
         self.prover = prover
@@ -113,6 +131,7 @@ class GossipNode:
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
         state_dir: Path | None = None,
+        finder: DisputeFinder | None = None,
     ) -> GossipNode:
         """A node with its machine restored from ``<data_dir>/gossip`` (or ``state_dir``).
 
@@ -142,7 +161,7 @@ class GossipNode:
         held = len(machine.evidence())
         if held:
             logger.warning("gossip: restored %d evidence; those logs are not cosigned", held)
-        return cls(machine, store, peers, prover, timeout_seconds=timeout_seconds, clock=clock)
+        return cls(machine, store, peers, prover, timeout_seconds=timeout_seconds, clock=clock, finder=finder)
 
     def evidence_against(self, origin: str) -> str | None:
         """The id of the evidence held against ``origin``, or None (for ``Witness.refuse_equivocators``)."""
@@ -165,7 +184,7 @@ class GossipNode:
             task_status.started()
             while True:
                 await trio.sleep(max(0.0, self.machine.next_round_at() - self._clock()))
-                self._execute(self.machine.tick(self._clock()))
+                self._execute(self._round(self._clock()))
 
     async def watch_log(self, checkpoint: Callable[[], bytes | None]) -> None:
         """Publish every new note ``checkpoint()`` returns (the own log's signed checkpoint); until cancelled."""
@@ -187,20 +206,59 @@ class GossipNode:
             self._execute(self._receive(sender, message), reply_to=sender, reply=reply)
         return reply
 
-    def _receive(self, peer: str, message: Message) -> list[Effect]:
-        """The machine's effects for ``message``; a refusal of bad content is logged, never fatal."""
+    def log_dispute(self, dispute: Dispute) -> None:
+        """The default ``on_dispute``: a WARNING line (see the module docstring) and the ``dispute`` counter."""
+        self.counters["dispute"] += 1
+        logger.warning(
+            "gossip: DISPUTE %s with %s: ours sha256 %s, theirs %s (round %d)",
+            dispute.filename, dispute.peer, dispute.ours[0], dispute.theirs[0], self.machine.round,
+        )  # fmt: skip
+
+    def _round(self, now: float) -> list[Effect | FinderSend | Dispute]:
+        """The machine's round, and the finder's bucket root to the peers the round pushes heads to."""
+        effects: list[Effect | FinderSend | Dispute] = list(self.machine.tick(now))
+        if self.finder is not None:
+            pushes = [e for e in effects if isinstance(e, Send) and isinstance(e.message, Heads)]
+            peers = [e.peer for e in pushes if e.message.reply]  # type: ignore[union-attr]
+            if peers:
+                try:
+                    effects += self.finder.tick(now, peers)
+                except WitnessError as e:
+                    logger.error("gossip: cannot read the log's buckets: %s", e)
+        return effects
+
+    def _receive(self, peer: str, message: Message) -> list[Effect | FinderSend | Dispute]:
+        """The machine's (or finder's) effects for ``message``; a refusal of bad content is logged, never fatal."""
         try:
-            return self.machine.receive(peer, message, self._clock())
+            if isinstance(message, DisputeMessage):  # type: ignore[misc, arg-type]
+                return [] if self.finder is None else list(self.finder.receive(peer, message, self._clock()))  # type: ignore[arg-type]
+            return list(self.machine.receive(peer, message, self._clock()))
         except WitnessError as e:
             logger.warning("gossip: message from %s refused: %s", peer, e)
             return []
 
     # ------------------------------------------------------------ effects
 
-    def _execute(self, effects: list[Effect], *, reply_to: str | None = None, reply: list[Message] | None = None) -> None:
+    def _execute(
+        self,
+        effects: list[Effect | FinderSend | Dispute],
+        *,
+        reply_to: str | None = None,
+        reply: list[Message] | None = None,
+    ) -> None:
         outgoing: dict[str, list[Message]] = {}
         for effect in effects:
-            if isinstance(effect, Send):
+            if isinstance(effect, FinderSend):
+                if effect.peer == reply_to and reply is not None:
+                    reply.extend(effect.messages)
+                else:
+                    outgoing.setdefault(effect.peer, []).extend(effect.messages)
+            elif isinstance(effect, Dispute):
+                try:
+                    self.on_dispute(effect)
+                except Exception:  # a broken hook must not stop the gossip
+                    logger.exception("gossip: on_dispute failed for %s with %s", effect.filename, effect.peer)
+            elif isinstance(effect, Send):
                 if effect.peer == reply_to and reply is not None:
                     reply.append(effect.message)
                 else:
@@ -303,6 +361,15 @@ def open_node_gossip(
     def prover(request: ProofRequest) -> ProofResponse:
         return prove(request, log.store, log.checkpoint().checkpoint.size)
 
+    finder = None
+    if config.gossip.dispute_buckets_per_round:
+        finder = DisputeFinder(
+            log.store,
+            buckets_per_round=config.gossip.dispute_buckets_per_round,
+            reply_bytes=min(REPLY_BYTES_CAP, config.limits.max_message_bytes // 2),
+            # an answer later than a few rounds is not waited for
+            pending_seconds=max(3 * config.gossip.machine.interval, config.gossip.timeout_seconds),
+        )
     try:
         return GossipNode.open(
             log.origin,
@@ -316,6 +383,7 @@ def open_node_gossip(
             prover=prover,
             timeout_seconds=config.gossip.timeout_seconds,
             clock=clock,
+            finder=finder,
         )
     except BaseException:
         for client in clients.values():

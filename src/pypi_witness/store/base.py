@@ -128,6 +128,21 @@ class LogStore(Protocol):
         """Every (index, leaf) that mentions ``filename``, in log order; [] if none."""
         ...
 
+    def bucket_digests(self) -> list[bytes]:
+        """The digest of every filename bucket (``core.buckets``): BUCKETS values of 32 bytes.
+
+        A bucket counts each filename at its first file record; the digests
+        change in the same transaction as the append that logs a new
+        filename. StoreError if they cannot be read (an LMDB store written
+        before buckets existed and opened read-only: open it for writing once).
+        """
+        ...
+
+    def bucket_files(self, bucket: int) -> list[tuple[str, str, str, int]]:
+        """The (filename, sha256, blake2b, size) of each filename in ``bucket``, at its first
+        file record, sorted by filename. OutOfRangeError unless 0 <= bucket < BUCKETS."""
+        ...
+
     def conflicts(self, start: int = 0, limit: int = 1000) -> list[Conflict]:
         """Conflicts in log order, from entry ``start`` on, at most ``limit``."""
         ...

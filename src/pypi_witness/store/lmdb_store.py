@@ -13,12 +13,20 @@ Layout (named databases):
                really matches (8 hash bytes tell 20 M filenames apart but for a
                handful, and those are checked)
 ``conflicts``  8-byte index -> 8-byte earlier index || filename (UTF-8)
+``buckets``    2-byte big-endian bucket (``core.buckets``) -> its 32-byte digest;
+               a bucket without a key digests to zeros. A bucket is one
+               contiguous range of ``names`` (key ``bucket >> 4``, items whose
+               first byte's high nibble is ``bucket & 15``).
 ``meta``       ``layout`` -> ``LAYOUT`` (this docstring's version); ``checkpoint``
                -> signed note; ``checkpoint_size`` -> 8 bytes; ``state:<key>`` ->
-               the value an append stored under ``key`` (e.g. a follower's cursor)
+               the value an append stored under ``key`` (e.g. a follower's cursor);
+               ``buckets_size`` -> 8 bytes: the log size ``buckets`` is up to date with
 
 The log's size is the number of leaves; everything an append writes goes in
-one write transaction, so a crash leaves a consistent prefix. LMDB facts this
+one write transaction, so a crash leaves a consistent prefix. ``buckets`` is
+kept in that transaction too; a store whose ``buckets_size`` is not its size
+(written before buckets existed, or appended to by such a version) gets its
+buckets built from ``names`` once, in one transaction, when opened for writing. LMDB facts this
 relies on (DESIGN §5): one writer, the transaction begun and committed in one
 thread, ``sync=True``, a large map size set once, ``putmulti(append=True)`` for
 the monotonic leaf keys, short read transactions.
@@ -31,11 +39,20 @@ import math
 import operator
 import struct
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import lmdb
 
+from pypi_witness.core.buckets import (
+    BUCKETS,
+    DIGEST_BYTES,
+    EMPTY_DIGEST,
+    ITEM_DOMAIN,
+    Entry,
+    item_hash_of_values,
+    item_values,
+)
 from pypi_witness.core.merkle import NodeId, frontier_ids, leaf_hash, root_from_frontier
 from pypi_witness.core.records import Record, parse_record, record_filename
 from pypi_witness.errors import ConflictError, OutOfRangeError, RecordError, StoreError
@@ -83,14 +100,34 @@ def _name_prefix(filename: str) -> bytes:
 
 
 # What prepare_leaf computes for one leaf: the stored form, the leaf hash, the
-# filename and its 8-byte name-index prefix (None, b"" for a leaf about no file).
-Prepared = tuple[bytes, bytes, str | None, bytes]
+# filename and its 8-byte name-index prefix (None, b"" for a leaf about no
+# file), and for a file record its bucket item hash as an int and its bucket
+# (else 0, 0: XORing 0 into a digest changes nothing).
+Prepared = tuple[bytes, bytes, str | None, bytes, int, int]
+
+
+def _item_of_stored(stored: bytes) -> int:
+    """The bucket item hash (``core.buckets.item_hash``) of a file record's stored form, as an int.
+
+    A file record is stored as ``0x01`` and its values joined by newlines
+    (``leaf_codec``): name, version, file, sha256, blake2b, size, time, serial.
+    """
+    values = bytes(stored[1:]).split(b"\n", 6)
+    return int.from_bytes(item_hash_of_values(item_values(*values[2:6])), "big")
 
 
 def prepare_leaf(leaf: bytes, filename: str | None) -> Prepared:
     """The stateless part of appending ``leaf``: pure, so import workers can run it."""
-    prefix = b"" if filename is None else _name_prefix(filename)
-    return (pack_leaf(leaf), _sha256(b"\x00" + leaf).digest(), filename, prefix)
+    stored = pack_leaf(leaf)
+    if filename is None:
+        return (stored, _sha256(b"\x00" + leaf).digest(), None, b"", 0, 0)
+    prefix = _name_prefix(filename)
+    if stored[0] != 1:
+        return (stored, _sha256(b"\x00" + leaf).digest(), filename, prefix, 0, 0)
+    # A file record: its item_values are its own lines from ``file`` to ``size``.
+    start = leaf.index(b"\nfile ", 21) + 1
+    item = int.from_bytes(_sha256(ITEM_DOMAIN + leaf[start : leaf.index(b"\ntime ", start) + 1]).digest(), "big")
+    return (stored, _sha256(b"\x00" + leaf).digest(), filename, prefix, item, (prefix[0] << 4) | (prefix[1] >> 4))
 
 
 _NO_INDEX = bytes(6)  # the lowest index: with a lead, the first possible item
@@ -98,6 +135,7 @@ _tile_key_struct = struct.Struct(">BQ")
 _tile_key = _tile_key_struct.pack  # (level, tile number) -> key
 _u64_key = struct.Struct(">Q").pack  # entry index -> leaves key
 _first, _second = operator.itemgetter(0), operator.itemgetter(1)
+_bucket_key = struct.Struct(">H").pack  # bucket -> buckets key
 
 
 class LmdbStore:
@@ -141,6 +179,7 @@ class LmdbStore:
                 self._conflicts = self._env.open_db(b"conflicts", create=not readonly)
                 self._meta = self._env.open_db(b"meta", create=not readonly)
                 self._check_layout(readonly)
+                self._buckets = self._open_buckets(readonly)
             except (lmdb.Error, OSError) as e:
                 raise StoreError(f"cannot open store at {self._path}: {e}") from None
             except StoreError:
@@ -159,6 +198,9 @@ class LmdbStore:
         # The right frontier of the tree at _frontier_size, kept between appends.
         self._frontier: list[bytes] = []
         self._frontier_size = 0
+        # The bucket digests (ints) at _digests_size, kept between appends the same way.
+        self._digests: list[int] = []
+        self._digests_size = -1
 
     def _check_layout(self, readonly: bool) -> None:
         with self._env.begin(write=not readonly) as txn:
@@ -168,6 +210,49 @@ class LmdbStore:
             elif layout != LAYOUT:
                 shown = "none" if layout is None else layout.decode(errors="replace")
                 raise StoreError(f"store at {self._path} has layout {shown}; this version reads {LAYOUT.decode()}")
+
+    def _open_buckets(self, readonly: bool) -> lmdb._Database | None:
+        """The ``buckets`` database, built first if it is not up to date (None: read-only and absent)."""
+        if readonly:
+            try:
+                return self._env.open_db(b"buckets", create=False)
+            except lmdb.NotFoundError:
+                return None  # written before buckets existed; bucket_digests says so
+        db = self._env.open_db(b"buckets", create=True)
+        with self._env.begin(write=True) as txn:
+            if self._buckets_size(txn) != self._size(txn):
+                self._build_buckets(txn, db)
+        return db
+
+    def _buckets_size(self, txn: lmdb.Transaction) -> int:
+        raw = txn.get(b"buckets_size", None, self._meta)
+        return -1 if raw is None else int.from_bytes(raw, "big")
+
+    def _build_buckets(self, txn: lmdb.Transaction, db: lmdb._Database) -> None:
+        """Compute every bucket digest from ``names`` and the leaves, in ``txn`` (see the module docstring)."""
+        txn.drop(db, delete=False)
+        digests = [0] * BUCKETS
+        seen: set[bytes] = set()  # filenames of the current bucket with a file record counted
+        current = -1
+        for count, (key, item) in enumerate(txn.cursor(self._names).iternext(keys=True, values=True)):
+            bucket = (key[0] << 4) | (item[0] >> 4)
+            if bucket != current:
+                current, seen = bucket, set()
+            stored = txn.get(item[7:13].rjust(8, b"\0"), None, self._leaves)
+            if stored is None:
+                raise StoreError(f"name index points at missing entry {int.from_bytes(item[7:13], 'big')}")
+            if stored[0] != 1:  # not a file record
+                continue
+            filename = bytes(stored[1:]).split(b"\n", 3)[2]
+            if filename not in seen:  # items of one filename come in log order: this is its first
+                seen.add(filename)
+                digests[bucket] ^= _item_of_stored(stored)
+            if count % LOOKUPS_PER_CHECK == LOOKUPS_PER_CHECK - 1:
+                release_file_pages_over(self._path / "data.mdb", MAPPED_BUDGET)
+        txn.cursor(db).putmulti(
+            [(_bucket_key(b), d.to_bytes(DIGEST_BYTES, "big")) for b, d in enumerate(digests) if d], append=True
+        )
+        txn.put(b"buckets_size", _u64(self._size(txn)), db=self._meta)
 
     # --- reading -----------------------------------------------------------
 
@@ -270,6 +355,40 @@ class LmdbStore:
             prefix = _name_prefix(filename)
             return self._lookup(txn, filename, prefix[:1], prefix[1:], txn.cursor(self._names))
 
+    def bucket_digests(self) -> list[bytes]:
+        with self._read() as txn:
+            if self._buckets is None or self._buckets_size(txn) != self._size(txn):
+                raise StoreError(
+                    f"the bucket digests of {self._path} are not up to date with the log: "
+                    "open the store for writing once to build them"
+                )
+            out = [EMPTY_DIGEST] * BUCKETS
+            for key, value in txn.cursor(self._buckets):
+                out[int.from_bytes(key, "big")] = bytes(value)
+            return out
+
+    def bucket_files(self, bucket: int) -> list[Entry]:
+        if isinstance(bucket, bool) or not isinstance(bucket, int) or not 0 <= bucket < BUCKETS:
+            raise OutOfRangeError(f"bucket {bucket!r} is not in 0..{BUCKETS - 1}")
+        nibble = bucket & 15
+        found: dict[bytes, Entry] = {}
+        with self._read() as txn:
+            cursor = txn.cursor(self._names)
+            if not cursor.set_range_dup(bytes((bucket >> 4,)), bytes((nibble << 4,))):
+                return []
+            for item in cursor.iternext_dup(keys=False, values=True):
+                if item[0] >> 4 != nibble:
+                    break
+                stored = txn.get(item[7:13].rjust(8, b"\0"), None, self._leaves)
+                if stored is None:
+                    raise StoreError(f"name index points at missing entry {int.from_bytes(item[7:13], 'big')}")
+                if stored[0] != 1:  # not a file record
+                    continue
+                values = bytes(stored[1:]).split(b"\n", 6)
+                if values[2] not in found:  # items of one filename come in log order: this is its first
+                    found[values[2]] = (values[2].decode(), values[3].decode(), values[4].decode(), int(values[5]))
+        return sorted(found.values())
+
     def conflicts(self, start: int = 0, limit: int = 1000) -> list[Conflict]:
         out: list[Conflict] = []
         with self._read() as txn:
@@ -361,6 +480,7 @@ class LmdbStore:
                     if release:  # inserting copies name-index pages from all over the file
                         release_file_pages_over(self._path / "data.mdb", MAPPED_BUDGET)
                 conflicts = [Conflict(items[p][2], index_at[p], c) for p, c in accepted if c is not None]  # type: ignore[arg-type]
+                digests = self._add_to_buckets(txn, items, accepted, old_size, old_size + len(kept))
                 for c in conflicts:
                     txn.put(_u64(c.index), _u64(c.earlier_index) + c.filename.encode(), db=self._conflicts)
                 frontier, new_size, rows = extend_rows(frontier, old_size, list(map(_second, kept)))
@@ -370,9 +490,46 @@ class LmdbStore:
         except lmdb.Error as e:
             raise StoreError(f"append failed, nothing was written: {e}") from None
         self._frontier, self._frontier_size = frontier, new_size
+        self._digests, self._digests_size = digests, new_size
         if len(items) >= RELEASE_MAP_AFTER:
             release_file_pages_over(self._path / "data.mdb", MAPPED_BUDGET)
         return AppendResult(old_size, new_size, root_from_frontier(frontier), duplicates, tuple(conflicts))
+
+    def _digests_for(self, txn: lmdb.Transaction, size: int) -> list[int]:
+        """The bucket digests (as ints) of a log of ``size``: kept between appends, like the frontier."""
+        if size != self._digests_size:  # first append since opening, or another process appended
+            self._digests = [0] * BUCKETS
+            for key, value in txn.cursor(self._buckets):
+                self._digests[int.from_bytes(key, "big")] = int.from_bytes(value, "big")
+            self._digests_size = size
+        return list(self._digests)
+
+    def _add_to_buckets(
+        self,
+        txn: lmdb.Transaction,
+        items: Sequence[Prepared],
+        accepted: list[tuple[int, int | None]],
+        old_size: int,
+        new_size: int,
+    ) -> list[int]:
+        """XOR the item hashes of the batch's first file records into their buckets' digests; the new digests.
+
+        An accepted file record that conflicts with nothing is the first file
+        record of its filename (``plan_append``): a later one either duplicates
+        or conflicts with it. Every changed digest is written in ``txn``.
+        """
+        digests = self._digests_for(txn, old_size)
+        before = list(digests)
+        if len(accepted) == len(items) and all(c is None for _, c in accepted):  # the common case: all new
+            firsts: Iterable[Prepared] = items
+        else:
+            firsts = [items[p] for p, c in accepted if c is None]
+        for item in firsts:  # a leaf that is no file record adds 0
+            digests[item[5]] ^= item[4]
+        changed = [(_bucket_key(b), d.to_bytes(DIGEST_BYTES, "big")) for b, d in enumerate(digests) if d != before[b]]
+        txn.cursor(self._buckets).putmulti(changed)
+        txn.put(b"buckets_size", _u64(new_size), db=self._meta)
+        return digests
 
     def _put_tiles(self, txn: lmdb.Transaction, rows: list[Row]) -> None:
         """Add new interior perfect-subtree hashes (level >= 1, a row of consecutive nodes a level) to their tiles."""

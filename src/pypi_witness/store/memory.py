@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from pypi_witness.core.buckets import BUCKETS, DIGEST_BYTES, Entry, bucket_of, item_hash
 from pypi_witness.core.merkle import MemoryHashes, NodeId, leaf_hash
-from pypi_witness.core.records import Record
+from pypi_witness.core.records import FileRecord, Record, parse_record
 from pypi_witness.errors import ConflictError, OutOfRangeError, ProofError, StoreError
 from pypi_witness.store.base import AppendResult, Conflict, Leaf, checked_state, leaves_of, plan_append
 
@@ -20,6 +21,8 @@ class MemoryStore:
         self._conflicts: list[Conflict] = []
         self._checkpoint: tuple[bytes, int] | None = None
         self._state: dict[str, bytes] = {}
+        self._digests = [0] * BUCKETS
+        self._bucket_files: list[dict[str, Entry]] = [{} for _ in range(BUCKETS)]
         self._closed = False
 
     def _open(self) -> None:
@@ -57,9 +60,34 @@ class MemoryStore:
                 self._by_filename.setdefault(filename, []).append(index)
                 if conflicts_with is not None:
                     conflicts.append(Conflict(filename, index, conflicts_with))
+                else:
+                    self._add_to_bucket(filename, leaf)
         self._conflicts.extend(conflicts)
         self._state.update(state)
         return AppendResult(old_size, len(self._leaves), self._tree.root(), duplicates, tuple(conflicts))
+
+    def _add_to_bucket(self, filename: str, leaf: bytes) -> None:
+        """Count ``leaf`` in its bucket if it is the first file record of ``filename``.
+
+        Called for accepted leaves that conflict with nothing: a file record
+        among them is its filename's first (a later one duplicates or conflicts).
+        """
+        record = parse_record(leaf)
+        if isinstance(record, FileRecord):
+            entry = (filename, record.sha256, record.blake2b_256, record.size)
+            bucket = bucket_of(filename)
+            self._bucket_files[bucket][filename] = entry
+            self._digests[bucket] ^= int.from_bytes(item_hash(*entry), "big")
+
+    def bucket_digests(self) -> list[bytes]:
+        self._open()
+        return [d.to_bytes(DIGEST_BYTES, "big") for d in self._digests]
+
+    def bucket_files(self, bucket: int) -> list[Entry]:
+        self._open()
+        if isinstance(bucket, bool) or not isinstance(bucket, int) or not 0 <= bucket < BUCKETS:
+            raise OutOfRangeError(f"bucket {bucket!r} is not in 0..{BUCKETS - 1}")
+        return sorted(self._bucket_files[bucket].values())
 
     def read_hashes(self, ids: Sequence[NodeId]) -> list[bytes]:
         self._open()
