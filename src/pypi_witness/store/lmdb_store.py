@@ -26,8 +26,9 @@ The log's size is the number of leaves; everything an append writes goes in
 one write transaction, so a crash leaves a consistent prefix. ``buckets`` is
 kept in that transaction too; a store whose ``buckets_size`` is not its size
 (written before buckets existed, or appended to by such a version) gets its
-buckets built from ``names`` once, in one transaction, when opened for writing. LMDB facts this
-relies on (DESIGN §5): one writer, the transaction begun and committed in one
+buckets built from ``names`` once, in one transaction, when opened for
+writing (it reads every indexed leaf: about 10 s a million here). LMDB
+facts this relies on (DESIGN §5): one writer, the transaction begun and committed in one
 thread, ``sync=True``, a large map size set once, ``putmulti(append=True)`` for
 the monotonic leaf keys, short read transactions.
 """
@@ -104,16 +105,6 @@ def _name_prefix(filename: str) -> bytes:
 # file), and for a file record its bucket item hash as an int and its bucket
 # (else 0, 0: XORing 0 into a digest changes nothing).
 Prepared = tuple[bytes, bytes, str | None, bytes, int, int]
-
-
-def _item_of_stored(stored: bytes) -> int:
-    """The bucket item hash (``core.buckets.item_hash``) of a file record's stored form, as an int.
-
-    A file record is stored as ``0x01`` and its values joined by newlines
-    (``leaf_codec``): name, version, file, sha256, blake2b, size, time, serial.
-    """
-    values = bytes(stored[1:]).split(b"\n", 6)
-    return int.from_bytes(item_hash_of_values(item_values(*values[2:6])), "big")
 
 
 def prepare_leaf(leaf: bytes, filename: str | None) -> Prepared:
@@ -243,10 +234,10 @@ class LmdbStore:
                 raise StoreError(f"name index points at missing entry {int.from_bytes(item[7:13], 'big')}")
             if stored[0] != 1:  # not a file record
                 continue
-            filename = bytes(stored[1:]).split(b"\n", 3)[2]
-            if filename not in seen:  # items of one filename come in log order: this is its first
-                seen.add(filename)
-                digests[bucket] ^= _item_of_stored(stored)
+            values = bytes(stored[1:]).split(b"\n", 6)  # name, version, file, sha256, blake2b, size, ...
+            if values[2] not in seen:  # items of one filename come in log order: this is its first
+                seen.add(values[2])
+                digests[bucket] ^= int.from_bytes(item_hash_of_values(item_values(*values[2:6])), "big")
             if count % LOOKUPS_PER_CHECK == LOOKUPS_PER_CHECK - 1:
                 release_file_pages_over(self._path / "data.mdb", MAPPED_BUDGET)
         txn.cursor(db).putmulti(
