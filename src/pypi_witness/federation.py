@@ -5,7 +5,7 @@ node (a new log and witness key, as ``pypi-witness init`` makes them), a TOML
 configuration per node whose ``[[peers]]`` are all the other nodes (so every
 node cosigns every other's log and pushes its own checkpoints to them), and a
 C2SP tlog-policy file trusting the logs and requiring ``quorum`` of the
-witnesses. ``pypi-witness federation init`` runs it; ``compose/`` uses it to
+witnesses, which every node's ``[policy]`` names (disputes are settled by it). ``pypi-witness federation init`` runs it; ``compose/`` uses it to
 start a federation under docker compose, and the tests to start one on
 loopback.
 """
@@ -83,9 +83,11 @@ def create_federation(
             if other is not member
         )
         bind = (listen or {}).get(member.name, member.address)
+        # The faults a q-of-n quorum withstands: two quorums share at least 2q - n witnesses.
+        faults = max(0, 2 * quorum - len(names) - 1)
         member.config.write_text(
             f"[node]\ndata_dir = {_toml_string(member.name)}\nlisten = {_toml_string(bind)}\n"
-            f"{extra_config}{peers}"
+            f"{extra_config}[policy]\nfile = {_toml_string(POLICY_FILE)}\nfaults = {faults}\n{peers}"
         )
     (root / POLICY_FILE).write_text(policy_text(list(members.values()), quorum))
     return members

@@ -11,6 +11,7 @@ type               fields
 ``evidence-ack``   ``id <64 hex>``
 ``proof-request``  ``origin``, ``old <size>``, ``new <size>``
 ``proof-response`` ``origin``, ``old``, ``new``, ``proof <n>``, n × ``hash``
+``verdict``        one ``record <len>`` block (a verdict record the sender logged)
 ``bucket-*``       dispute finding: :mod:`pypi_witness.core.dispute_messages`
 =================  =========================================================
 
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 from pypi_witness.core import dispute_messages
 from pypi_witness.core.dispute_messages import DisputeMessage
 from pypi_witness.core.framing import FrameReader, FrameWriter
+from pypi_witness.core.verdict_record import MAX_VERDICT_BYTES
 from pypi_witness.errors import MalformedError
 
 MAGIC = "pypi-witness/gossip/v1"
@@ -95,7 +97,14 @@ class ProofResponse:
             raise MalformedError("proof response must hold at most 129 hashes of 32 bytes")
 
 
-Message = Heads | EvidencePush | EvidenceAck | ProofRequest | ProofResponse | DisputeMessage
+@dataclass(frozen=True)
+class VerdictPush:
+    """A verdict record (:mod:`pypi_witness.core.verdict_record`) the sender logged; the receiver re-checks it."""
+
+    record: bytes
+
+
+Message = Heads | EvidencePush | EvidenceAck | ProofRequest | ProofResponse | DisputeMessage | VerdictPush
 
 
 _DISPUTE_TYPES = (
@@ -134,6 +143,8 @@ def encode(message: Message) -> bytes:
         w.number("old", message.old_size).number("new", message.new_size).number("proof", len(message.proof))
         for h in message.proof:
             w.hash("hash", h)
+    elif isinstance(message, VerdictPush):
+        w.line(MAGIC, "verdict").block("record", message.record)
     elif isinstance(message, _DISPUTE_TYPES):
         w.line(MAGIC, _DISPUTE_KINDS[type(message)])
         dispute_messages.write_body(message, w)
@@ -162,6 +173,8 @@ def decode(data: bytes) -> Message:
         else:
             count = r.number("proof", MAX_PROOF_HASHES)
             message = ProofResponse(origin, old, new, tuple(r.hash("hash") for _ in range(count)))
+    elif kind == "verdict":
+        message = VerdictPush(r.block("record", MAX_VERDICT_BYTES))
     elif kind in dispute_messages.KINDS:
         message = dispute_messages.read_body(kind, r)
     else:

@@ -85,6 +85,12 @@ def is_canonical_time(value: str) -> bool:
     return is_time(value) is not None and (value[8:10] <= "28" or day_exists(value))
 
 
+def time_of(seconds: float) -> str:
+    """The canonical record time of ``seconds`` since the Unix epoch (UTC, to the microsecond)."""
+    stamp = datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc)
+    return stamp.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 def canonical_time(value: str) -> str:
     """Return ``value`` as canonical UTC RFC 3339: ``2023-05-22T15:12:42.313790Z``.
 

@@ -46,7 +46,7 @@ import trio
 from pypi_witness import __version__
 from pypi_witness.config import IndexConfig
 from pypi_witness.core import tamper
-from pypi_witness.core.record_fields import normalize_project
+from pypi_witness.core.record_fields import normalize_project, time_of
 from pypi_witness.core.records import (
     AlarmKind,
     AlarmRecord,
@@ -135,10 +135,6 @@ class _Fetched:
 @dataclass(frozen=True, slots=True)
 class _Failed:
     error: str
-
-
-def _time_of(timestamp: int) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime(timestamp))
 
 
 class Follower:
@@ -472,7 +468,7 @@ class _Work:
 
     async def row(self, row: ChangelogRow, result: _Fetched | _Failed | None, removals: _Removals) -> None:
         project = normalize_project(row.project)
-        time_text = _time_of(row.timestamp)
+        time_text = time_of(row.timestamp)
         if row.action is Action.ADD_FILE:
             self.needed.add((row.project, row.version or ""))
             if isinstance(result, _Failed):

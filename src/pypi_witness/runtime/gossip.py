@@ -59,7 +59,7 @@ from pypi_witness.core.dispute_messages import DisputeMessage
 from pypi_witness.core.evidence import evidence_id
 from pypi_witness.core.gossip import Alarm, Effect, GossipMachine, Persist, Send, ServeProof, Stale, prove
 from pypi_witness.core.gossip_config import GossipConfig, OriginInfo
-from pypi_witness.core.gossip_messages import Heads, Message, ProofRequest, ProofResponse
+from pypi_witness.core.gossip_messages import Heads, Message, ProofRequest, ProofResponse, VerdictPush
 from pypi_witness.core.note import Signer, Verifier
 from pypi_witness.errors import WitnessError
 from pypi_witness.log import Log
@@ -105,6 +105,10 @@ class GossipNode:
         self.machine = machine
         self.finder = finder
         self.on_dispute: Callable[[Dispute], None] = self.log_dispute
+        # A peer's verdict record (runtime.settle re-checks it); by default only logged.
+        self.on_verdict: Callable[[str, bytes], None] = lambda peer, record: logger.info(
+            "gossip: a verdict from %s (%d bytes) not checked: this node has no [policy]", peer, len(record)
+        )
         self.store = store
         self.clients = dict(clients)
         self.prover = prover
@@ -206,6 +210,11 @@ class GossipNode:
             self._execute(self._receive(sender, message), reply_to=sender, reply=reply)
         return reply
 
+    def spread_verdict(self, record: bytes) -> None:
+        """Send a verdict record this node logged to every peer now (once; each re-checks it)."""
+        for peer in self.clients:
+            self._send(peer, [VerdictPush(record)])
+
     def log_dispute(self, dispute: Dispute) -> None:
         """The default ``on_dispute``: a WARNING line (see the module docstring) and the ``dispute`` counter."""
         self.counters["dispute"] += 1
@@ -230,6 +239,9 @@ class GossipNode:
     def _receive(self, peer: str, message: Message) -> list[Effect | FinderSend | Dispute]:
         """The machine's (or finder's) effects for ``message``; a refusal of bad content is logged, never fatal."""
         try:
+            if isinstance(message, VerdictPush):
+                self.on_verdict(peer, message.record)
+                return []
             if isinstance(message, DisputeMessage):  # type: ignore[misc, arg-type]
                 return [] if self.finder is None else list(self.finder.receive(peer, message, self._clock()))  # type: ignore[arg-type]
             return list(self.machine.receive(peer, message, self._clock()))

@@ -7,7 +7,9 @@ access events), the privacy task (writes and purges access events, rotates
 keys), a task keeping the health status current, one task per peer pushing
 the log's checkpoints to it for cosigning (runtime.witnessing), the gossip
 loop and its GossipService (runtime.gossip; the witness refuses logs it
-holds equivocation evidence against) and, when
+holds equivocation evidence against; it finds file-hash disputes), with a
+``[policy]`` file the settler (runtime.settle: each dispute settled by quorum,
+its verdict logged and sent to the peers) and, when
 ``[index]`` names a URL, the index follower (ingest.follower). ``sources`` is
 where other tasks that append to the log plug in.
 
@@ -43,7 +45,10 @@ from pypi_witness.runtime.follow import LogSink
 from pypi_witness.rpc.witness_service import SERVICE_NAME as WITNESS_SERVICE_NAME
 from pypi_witness.rpc.witness_service import WitnessServicer
 from pypi_witness.runtime.witnessing import Cosignatures, open_node_witness, push_to_peer
-from pypi_witness.runtime.gossip import exchange_as_peer, open_node_gossip, peer_keys
+from pypi_witness.core.dispute_finder import Dispute
+from pypi_witness.policy_file import read_policy
+from pypi_witness.runtime.gossip import GossipNode, exchange_as_peer, open_node_gossip, peer_keys
+from pypi_witness.runtime.settle import Settler
 from pypi_witness.runtime.privacy import NodePrivacy
 from pypi_witness.rpc.gossip_auth import authenticator as gossip_authenticator
 from pypi_witness.rpc.gossip_service import EXCHANGE_METHOD, GossipServicer
@@ -175,6 +180,12 @@ async def serve_grpc(
             await trio.to_thread.run_sync(functools.partial(executor.shutdown, wait=True))
 
 
+def _settle_dispute(gossip: GossipNode, settler: Settler, dispute: Dispute) -> None:
+    """A dispute the gossip found: logged and counted, then settled by quorum."""
+    gossip.log_dispute(dispute)
+    settler.dispute(dispute.filename)
+
+
 async def run_node(
     config: Config,
     *,
@@ -193,6 +204,7 @@ async def run_node(
     bound; afterwards, whatever a source raises (after the same graceful stop).
     """
     channels = peer_credentials(config.peers)  # ConfigError for a bad TLS file, before anything is opened
+    policy = None if config.policy.file is None else read_policy(config.policy.file)  # ConfigError if bad
     log = open_node_log(config.node)
     try:
         witness = open_node_witness(config, log.origin)
@@ -230,6 +242,16 @@ async def run_node(
             )
             await nursery.start(gossip.run)
             nursery.start_soon(gossip.watch_log, log.store.checkpoint)
+            follower = Follower(config.index, LogSink(log, writer)) if config.index.url else None
+            if policy is not None:
+                settler = Settler(
+                    log, writer, policy, config.peers,
+                    witnessed=cosignatures.witnessed, credentials=channels,
+                    index=None if follower is None else follower.client, publish=gossip.spread_verdict,
+                )  # fmt: skip
+                gossip.on_dispute = functools.partial(_settle_dispute, gossip, settler)
+                gossip.on_verdict = settler.receive_verdict
+                await nursery.start(settler.run)
             address = await nursery.start(
                 functools.partial(
                     serve_grpc,
@@ -243,8 +265,7 @@ async def run_node(
                 )
             )
             nursery.start_soon(_watch_health, log, health_servicer)
-            if config.index.url:
-                follower = Follower(config.index, LogSink(log, writer))
+            if follower is not None:
                 await nursery.start(follower.run)
             for peer in config.peers:
                 if peer.address is not None:
