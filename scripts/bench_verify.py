@@ -4,7 +4,8 @@ Creates three logs of N generated records each (the same records), starts
 three ``pypi-witness serve`` processes on loopback that cosign each other's
 checkpoints, writes a policy needing 2 of their 3 witnesses, and a
 requirements file of LINES lines (``name @ URL --hash=sha256:...``, files
-picked from the log). It then runs ``pypi-witness verify --policy ... --node
+picked from the log; with ``--pinned``, ``name==version --hash=sha256:...``
+lines, which each node answers with the release's files). It then runs ``pypi-witness verify --policy ... --node
 ... x3 requirements.txt`` as a child process RUNS times and prints the wall
 time from process start to exit (min, median, max). The bar is 2 s.
 
@@ -75,6 +76,7 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=100_000, help="records in each log")
     parser.add_argument("--lines", type=int, default=200, help="lines of the requirements file")
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--pinned", action="store_true", help="name==version lines (release lookups) instead of URLs")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="bench-verify-"))
     logged = records(args.records)
@@ -108,7 +110,9 @@ def main() -> None:
     chosen = random.Random(7).sample(logged, args.lines)
     requirements = root / "requirements.txt"
     requirements.write_text(
-        "".join(f"{r.project} @ https://files.example/{r.filename} \\\n    --hash=sha256:{r.sha256}\n" for r in chosen)
+        "".join(f"{r.project}=={r.version} \\\n    --hash=sha256:{r.sha256}\n" for r in chosen)
+        if args.pinned
+        else "".join(f"{r.project} @ https://files.example/{r.filename} \\\n    --hash=sha256:{r.sha256}\n" for r in chosen)
     )
     addresses = {n: f"127.0.0.1:{p}" for n, p in ports.items()}
     cli = [sys.executable, "-m", "pypi_witness.cli"]

@@ -29,7 +29,7 @@ import trio
 from pypi_witness.core import merkle
 from pypi_witness.core.checkpoint import SignedCheckpoint, open_checkpoint
 from pypi_witness.core.note import Verifier
-from pypi_witness.core.records import FileRecord, Record, parse_record, record_filename
+from pypi_witness.core.records import FileRecord, Record, parse_record, record_keys
 from pypi_witness.errors import ConfigError, MalformedError, RecordError, VerificationError, WitnessError
 from pypi_witness.rpc import convert
 from pypi_witness.store.base import Conflict
@@ -131,19 +131,24 @@ def _identity(record: Record) -> tuple[str, str, int] | None:
 
 
 def conflicts_among(filename: str, entries: Sequence[VerifiedEntry]) -> tuple[Conflict, ...]:
-    """Entries that log ``filename`` with other hashes than the first file entry for it."""
-    first: tuple[int, tuple[str, str, int]] | None = None
+    """Entries that log a file with other hashes than the first file entry for it.
+
+    ``filename`` is the key looked up: a filename, or a release key whose
+    entries are about several files (each compared with its own first entry).
+    """
+    first: dict[str, int] = {}
     found: list[Conflict] = []
-    seen: set[tuple[str, str, int]] = set()
+    seen: set[tuple[str, tuple[str, str, int]]] = set()
     for entry in entries:
         identity = _identity(entry.record)
         if identity is None:
             continue
-        if first is None:
-            first = (entry.index, identity)
-        elif identity not in seen:
-            found.append(Conflict(filename, entry.index, first[0]))
-        seen.add(identity)
+        name = entry.record.filename  # type: ignore[union-attr]  # only file records have an identity
+        if name not in first:
+            first[name] = entry.index
+        elif (name, identity) not in seen:
+            found.append(Conflict(name, entry.index, first[name]))
+        seen.add((name, identity))
     return tuple(found)
 
 
@@ -248,7 +253,7 @@ class VerifyingClient:
         for result in answer.results:
             entries = tuple(self._entry(e.index, e.leaf, e.proof, signed) for e in result.entries)
             for entry in entries:
-                if record_filename(entry.record) != result.filename:
+                if result.filename not in record_keys(entry.record):
                     raise VerificationError(f"entry {entry.index} is not about {result.filename}")
             if len({e.index for e in entries}) != len(entries):
                 raise VerificationError(f"the node sent an entry twice for {result.filename}")

@@ -89,7 +89,7 @@ def test_files_not_in_the_log_are_unknown_and_exit_4(federation, tmp_path):
     assert [o["status"] for o in objects] == ["OK", "UNKNOWN", "UNKNOWN", "UNKNOWN"]
     assert "not logged yet" in objects[1]["reason"]
     assert "no --hash" in objects[2]["reason"]
-    assert "names no file" in objects[3]["reason"]
+    assert "no file of named 1.0 logged yet" in objects[3]["reason"]
 
 
 def test_a_local_file_is_hashed_and_every_hash_must_match(federation, tmp_path):
@@ -203,3 +203,24 @@ def test_malformed_inputs_get_one_error_line_and_exit_1(federation, tmp_path):
 def test_verify_help_documents_the_exit_codes():
     result = run("verify", "--help", code=0)
     assert "0 all OK; 3 a MISMATCH" in result.out and "4 otherwise" in json.dumps(result.out)
+
+
+def test_pinned_name_version_lines_are_checked_against_the_files_logged_for_the_release(federation, tmp_path):
+    # pip-compile --generate-hashes writes "name==version --hash=..." lines: no filename, a release.
+    req = tmp_path / "requirements.txt"
+    req.write_text(
+        f"{GOOD[0].project}=={GOOD[0].version} \\\n    --hash=sha256:{GOOD[0].sha256}\n"
+        f"Demo[extra]=={GOOD[1].version} --hash=sha256:{GOOD[1].sha256} --hash=sha256:{WRONG}\n"
+        f"{GOOD[2].project}=={GOOD[2].version} --hash=sha256:{GOOD[2].sha256}  # fine\n"
+        f"{GOOD[3].project}==99.0 --hash=sha256:{GOOD[3].sha256}\n"
+    )
+    result = run("verify", "--json", "--policy", federation.policy, *nodes(federation), req, code=3)
+    objects = result.objects()
+    assert [o["status"] for o in objects] == ["OK", "MISMATCH", "OK", "UNKNOWN"]
+    assert objects[0]["release"] == {"name": "demo", "version": GOOD[0].version}
+    assert GOOD[0].filename in objects[0]["reason"]
+    # Exactly the tampered hash is named: the other one on that line is a logged file of the release.
+    assert f"sha256 {WRONG} is not the hash of any of the 1 files logged for demo {GOOD[1].version}" in objects[1][
+        "reason"
+    ]
+    assert "no file of demo 99.0 logged yet" in objects[3]["reason"]

@@ -286,3 +286,22 @@ def test_lmdb_name_index_prefix_collisions(tmp_path, monkeypatch):
         assert s.lookup(record(2).filename) == [(1, format_record(record(2)))]
         result = s.append([record(2)])
         assert (result.duplicates, result.conflicts) == (1, ())
+
+
+def test_a_release_key_finds_the_release_files_and_its_yanks_without_conflicts(store, tmp_path):
+    from dataclasses import replace
+
+    from pypi_witness.core.records import YankRecord, release_key
+
+    a = replace(record(1), version="1.0", filename="demo-1.0-py3-none-any.whl")
+    b = replace(record(2), version="1.0", filename="demo-1.0.tar.gz")  # other hashes, same release
+    other = replace(record(3), version="2.0", filename="demo-2.0.tar.gz")
+    yank = YankRecord("demo", "1.0", True, "2024-01-01T00:00:00.000000Z", 7)
+    result = store.append([a, other, b, yank])
+    assert result.conflicts == ()  # two files of one release never conflict
+    found = store.lookup(release_key("demo", "1.0"))
+    assert [i for i, _ in found] == [0, 2, 3]
+    assert [leaf for _, leaf in found] == [format_record(a), format_record(b), format_record(yank)]
+    assert [i for i, _ in store.lookup(release_key("demo", "2.0"))] == [1]
+    assert store.lookup(release_key("demo", "3.0")) == []
+    assert [i for i, _ in store.lookup(a.filename)] == [0]  # the filename's own lookup is unchanged

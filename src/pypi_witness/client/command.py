@@ -100,6 +100,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from pypi_witness.client.targets import Expected, expected_from, is_bundle
     from pypi_witness.client.verdict import classify
     from pypi_witness.core.policy import Policy
+    from pypi_witness.core.records import release_key
     from pypi_witness.policy_file import policy_warnings, read_policy
     from pypi_witness.verifying_client import ClientState
 
@@ -132,7 +133,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
         if not expected:
             raise MalformedError("nothing to check the bundles against: give the files, or --sha256")
     else:
-        filenames = sorted({e.filename for e in expected if e.filename is not None and e.reason is None})
+        filenames = sorted(
+            {e.filename for e in expected if e.filename is not None and e.reason is None}
+            | {release_key(*e.release) for e in expected if e.release is not None and e.reason is None}
+        )
         state = ClientState(args.state) if args.state else None
         if filenames:
             credentials = client_credentials(args.tls_ca, args.tls_cert, args.tls_key)

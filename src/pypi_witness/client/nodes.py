@@ -13,8 +13,9 @@ are asked in parallel (one trio task each). Each answer is checked in order:
    checkpoint of that log this client accepted before (no rollback, no other
    root at the same size, a verified consistency proof), else the node
    *failed verification*; the state then holds it;
-5. every inclusion proof, and that each leaf is a record about its filename,
-   else the node *failed verification*.
+5. every inclusion proof, and that each leaf is a record about its filename
+   (or, for a release key ``/release/<project>/<version>``, about that
+   release), else the node *failed verification*.
 
 A node that cannot be reached, answers an error, or does not answer within
 the time given is *unavailable*. Nothing here raises for one node's failure:
@@ -39,6 +40,7 @@ from pypi_witness.errors import NoteError, VerificationError, WitnessError
 from pypi_witness.rpc.client import LogClient
 from pypi_witness.verifying_client import ClientState, VerifyingClient
 
+RELEASE_PREFIX = "/release/"  # how core.records.release_key starts: a key naming a release, not a file
 # Filenames per LookupFilenames call: the node's default limit (config.LimitsConfig).
 MAX_BATCH = 1000
 
@@ -76,6 +78,7 @@ async def _ask(
     credentials: grpc.ChannelCredentials | None,
 ) -> NodeOutcome:
     statements: dict[str, Statement] = {}
+    releases: dict[str, tuple[str, ...]] = {}
     quorum: QuorumResult | None = None
     trusted_all, why, origin, size = True, None, "", 0
     async with LogClient(address, credentials=credentials) as node:
@@ -96,10 +99,20 @@ async def _ask(
             size = signed.checkpoint.size
             for lookup in client.check_lookup(chunk, answer, signed):
                 entries = [(e.index, e.record) for e in lookup.entries if type(e.record) is FileRecord]
+                if lookup.filename.startswith(RELEASE_PREFIX):  # a release's files, each its own statement
+                    names = tuple(dict.fromkeys(r.filename for _, r in entries))
+                    releases[lookup.filename] = names
+                    for name in names:
+                        found = statement(f"node {address}", origin, size, quorum.satisfied,
+                                          [(i, r) for i, r in entries if r.filename == name])  # fmt: skip
+                        if found is not None:
+                            statements.setdefault(name, found)
+                    continue
                 found = statement(f"node {address}", origin, size, quorum.satisfied, entries)
                 if found is not None:
                     statements[lookup.filename] = found
-    return NodeOutcome(address, SourceAnswer(f"node {address}", origin, size, trusted_all, why, statements), quorum)
+    source = SourceAnswer(f"node {address}", origin, size, trusted_all, why, statements, releases)
+    return NodeOutcome(address, source, quorum)
 
 
 async def ask_node(

@@ -68,6 +68,7 @@ def verdict_json(v: Verdict) -> dict[str, object]:
     return {
         "where": e.where,
         "filename": e.filename,
+        "release": None if e.release is None else {"name": e.release[0], "version": e.release[1]},
         "status": v.status.value,
         "reason": v.reason,
         "expected": {"sha256": sorted(e.sha256), "blake2b_256": e.blake2b_256, "size": e.size},
@@ -82,7 +83,7 @@ def verdict_lines(v: Verdict) -> list[str]:
     For an OK a quorum settled, the overruled logs follow the status line.
     """
     e = v.expected
-    name = f" {e.filename}" if e.filename else ""
+    name = f" {e.filename}" if e.filename else f" {e.release[0]}=={e.release[1]}" if e.release else ""
     lines = [f"{v.status.value:<10} {e.where}{name}: {v.reason}"]
     if v.status is Status.OK:
         lines += [f"    overruled {_statement_line(s)}" for s in v.overruled]

@@ -8,8 +8,10 @@ filename to look up and the hashes it must have:
   ``-r``/``--requirement`` includes relative to the including file, and
   ``--hash=sha256:HEX`` options (several per requirement: any one may match).
   The filename comes from the requirement's URL or path (``name @ URL``, a bare
-  URL or path); a ``name==version`` line names no file, so it is reported as
-  not checkable (with the reason) instead of being guessed;
+  URL or path); a ``name==version`` line (as ``pip-compile --generate-hashes``
+  writes) names a release instead (``Expected.release``): every listed hash
+  must be the hash of a file the witnesses logged for that release; any other
+  line without a single pinned version is reported as not checkable;
 * a PEP 751 lock file (``pylock.toml`` or ``pylock.*.toml``): every
   ``[[packages]]`` ``wheels`` entry and ``sdist``, with ``name`` (or the last
   segment of ``url``/``path``), ``hashes.sha256`` and ``size``;
@@ -33,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pypi_witness.core.record_fields import normalize_project
 from pypi_witness.errors import MalformedError
 
 _HEX64 = re.compile("[0-9a-f]{64}")
@@ -40,6 +43,8 @@ _HASH_VALUE = re.compile(r"(sha256|sha384|sha512):([0-9a-fA-F]+)")
 _HASH_LENGTHS = {"sha256": 64, "sha384": 96, "sha512": 128}
 _NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
 _DIRECT = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*@\s*(\S+)")
+# name[extras]==version (or ===), with an optional environment marker: one exact version.
+_PINNED = re.compile(r"([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)\s*(?:\[[^\]]*\])?\s*===?\s*([^\s;,*=<>!~]+)\s*(?:;.*)?")
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _DIST_SUFFIXES = (".whl", ".tar.gz", ".zip", ".tar.bz2", ".tgz", ".egg")
 # Options pip accepts on a line of their own, and whether they take a value.
@@ -68,6 +73,7 @@ class Expected:
     blake2b_256: str | None = None
     size: int | None = None
     reason: str | None = None
+    release: tuple[str, str] | None = None  # (normalized project, version) of a name==version line
 
 
 def is_bundle(path: str) -> bool:
@@ -193,11 +199,14 @@ def _requirement(where: str, requirement: str, hashes: list[str]) -> Expected:
         raise MalformedError(f"{where}: {requirement!r} is not a requirement")
     if not sha256:
         return Expected(where, None, sha256, reason=f"{requirement!r} has no --hash=sha256:... to check")
-    return Expected(
-        where, None, sha256,
-        reason=f"{requirement!r} names no file (give the file's URL, e.g. 'name @ https://.../file.whl', "
-        "or verify a pylock.toml or the downloaded files)",
-    )  # fmt: skip
+    pinned = _PINNED.fullmatch(requirement)
+    if pinned is None:
+        return Expected(
+            where, None, sha256,
+            reason=f"{requirement!r} pins no single version (use name==version, or the file's URL: "
+            "'name @ https://.../file.whl')",
+        )  # fmt: skip
+    return Expected(where, None, sha256, release=(normalize_project(pinned.group(1)), pinned.group(2)))
 
 
 def requirements_files(path: Path, _seen: tuple[Path, ...] = ()) -> list[Expected]:

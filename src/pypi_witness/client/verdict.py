@@ -35,12 +35,12 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from pypi_witness.client.targets import Expected
 from pypi_witness.core.policy import Policy
 from pypi_witness.core.quorum import evaluate
-from pypi_witness.core.records import FileRecord
+from pypi_witness.core.records import FileRecord, release_key
 from pypi_witness.core.settle import Value, voter_for_log
 
 
@@ -74,6 +74,8 @@ class SourceAnswer:
     trusted: bool
     why_untrusted: str | None
     statements: Mapping[str, Statement] = field(default_factory=dict)
+    # release key (core.records.release_key) -> the filenames this source logged for that release
+    releases: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +159,8 @@ def classify(expected: Expected, answers: Sequence[SourceAnswer], policy: Policy
     Without ``policy`` trusted sources that disagree give UNRESOLVED; with it,
     a value a quorum vouches for settles it. Never raises.
     """
+    if expected.reason is None and expected.filename is None and expected.release is not None:
+        return _classify_release(expected, answers, policy)
     if expected.reason is not None or expected.filename is None:
         return Verdict(expected, Status.UNKNOWN, expected.reason or "no filename to look up")
     found = [a.statements[expected.filename] for a in answers if expected.filename in a.statements]
@@ -192,3 +196,37 @@ def classify(expected: Expected, answers: Sequence[SourceAnswer], policy: Policy
         )  # fmt: skip
     sizes = ", ".join(f"{a.origin} up to size {a.tree_size}" for a in answers) or "no source answered"
     return Verdict(expected, Status.UNKNOWN, f"not logged yet ({sizes})")
+
+
+_WORST = (Status.MISMATCH, Status.UNRESOLVED, Status.UNKNOWN, Status.OK)
+
+
+def _classify_release(expected: Expected, answers: Sequence[SourceAnswer], policy: Policy | None) -> Verdict:
+    """The verdict on a ``name==version`` line: every listed sha256 must be a file the sources logged
+    for that release, each judged as its own filename; the worst of those verdicts is the line's."""
+    assert expected.release is not None
+    project, version = expected.release
+    key = release_key(project, version)
+    files = sorted({f for a in answers for f in a.releases.get(key, ())})
+    if not files:
+        sizes = ", ".join(f"{a.origin} up to size {a.tree_size}" for a in answers) or "no source answered"
+        return Verdict(expected, Status.UNKNOWN, f"no file of {project} {version} logged yet ({sizes})")
+    parts: list[Verdict] = []
+    for sha256 in sorted(expected.sha256):
+        named = sorted({f for a in answers for f in files if f in a.statements and a.statements[f].record.sha256 == sha256})
+        if named:
+            parts += [classify(replace(expected, filename=f, sha256=frozenset({sha256}), release=None), answers, policy)
+                      for f in named]  # fmt: skip
+            continue
+        swapped = sorted({f for a in answers for f in files if f in a.statements
+                          for _, r in a.statements[f].swaps if r.sha256 == sha256})  # fmt: skip
+        why = f"sha256 {sha256} is not the hash of any of the {len(files)} files logged for {project} {version}"
+        if swapped:
+            why += f"; the index served it later in place of {', '.join(swapped)} (a swapped file)"
+        parts.append(Verdict(expected, Status.MISMATCH, why))
+    status = next(st for st in _WORST if any(v.status is st for v in parts))
+    shown = [v for v in parts if v.status is status]
+    reason = "; ".join(f"{v.expected.filename}: {v.reason}" if v.expected.filename else v.reason for v in shown)
+    evidence = tuple(e for v in shown for e in v.evidence)
+    overruled = tuple(o for v in parts for o in v.overruled)
+    return Verdict(expected, status, reason, evidence, overruled)

@@ -561,6 +561,16 @@ def verdict_key(filename: str) -> str:
     return f"/verdict/{filename}"
 
 
+def record_keys(record: Record) -> tuple[str, ...]:
+    """Every filename-index key ``record`` is found under: ``record_filename``, and for a ``file``
+    record also its release's key (so a lookup of ``release_key(p, v)`` gives the release's files,
+    removals and yanks). Raises RecordError for something that is not a record."""
+    key = record_filename(record)
+    if type(record) is FileRecord:
+        return (key, release_key(record.project, record.version))  # type: ignore[return-value]
+    return () if key is None else (key,)
+
+
 def record_filename(record: Record) -> str | None:
     """The index filename ``record`` is about, or None for kinds about no one file.
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from pypi_witness.core.merkle import NodeId
-from pypi_witness.core.records import FileRecord, Record, format_record, parse_record, record_filename
+from pypi_witness.core.records import FileRecord, Record, format_record, parse_record, record_filename, release_key
 from pypi_witness.errors import StoreError
 
 
@@ -59,6 +59,20 @@ Leaf = tuple[bytes, str | None]
 def leaves_of(records: Iterable[Record]) -> list[Leaf]:
     """The (leaf bytes, filename) pairs of ``records``. RecordError if one cannot be formatted."""
     return [(format_record(r), record_filename(r)) for r in records]
+
+
+_FILE_HEADER = b"pypi-witness/v1 file\nname "
+
+
+def file_release_key(leaf: bytes) -> str | None:
+    """The release key (``core.records.release_key``) a ``file`` record's leaf is also indexed under;
+    None for a leaf of another kind. The leaf is a formatted record, so its lines are in order."""
+    if not leaf.startswith(_FILE_HEADER):
+        return None
+    end = leaf.index(b"\n", len(_FILE_HEADER))
+    version_end = leaf.index(b"\n", end + 1)
+    # "name <project>\nversion <version>\n": neither holds a "/" or a newline.
+    return release_key(leaf[len(_FILE_HEADER) : end].decode(), leaf[end + len(b"\nversion ") : version_end].decode())
 
 
 MAX_STATE_KEY = 200

@@ -13,6 +13,10 @@ Layout (named databases):
                really matches (8 hash bytes tell 20 M filenames apart but for a
                handful, and those are checked)
 ``conflicts``  8-byte index -> 8-byte earlier index || filename (UTF-8)
+``releases``   like ``names``, for the release key (``core.records.release_key``)
+               every ``file`` record is also found under; ``meta``
+               ``releases_size`` is the log size it is up to date with (a log
+               written before it existed gets it built when opened for writing)
 ``buckets``    2-byte big-endian bucket (``core.buckets``) -> its 32-byte digest;
                a bucket without a key digests to zeros. A bucket is one
                contiguous range of ``names`` (key ``bucket >> 4``, items whose
@@ -55,7 +59,7 @@ from pypi_witness.core.buckets import (
     item_values,
 )
 from pypi_witness.core.merkle import NodeId, frontier_ids, leaf_hash, root_from_frontier
-from pypi_witness.core.records import Record, parse_record, record_filename
+from pypi_witness.core.records import Record, parse_record, record_keys, release_key
 from pypi_witness.errors import ConflictError, OutOfRangeError, RecordError, StoreError
 from pypi_witness.store.base import AppendResult, Conflict, checked_state, leaves_of, plan_append
 from pypi_witness.store.leaf_codec import pack_leaf, unpack_leaf
@@ -121,6 +125,19 @@ def prepare_leaf(leaf: bytes, filename: str | None) -> Prepared:
     return (stored, _sha256(b"\x00" + leaf).digest(), filename, prefix, item, (prefix[0] << 4) | (prefix[1] >> 4))
 
 
+_RELEASE_PREFIX = release_key("", "")[:-1]  # "/release/" and nothing after: every release key starts so
+
+
+def _release_item(stored: bytes, index: int) -> tuple[bytes, bytes] | None:
+    """The ``releases`` index item of entry ``index`` (stored form): its release key's prefix and the
+    index, for a file record (stored as ``0x01`` and its values joined by newlines: name, version, ...)."""
+    if stored[0] != 1:
+        return None
+    name, version, _ = bytes(stored[1:]).split(b"\n", 2)
+    prefix = _name_prefix(release_key(name.decode(), version.decode()))
+    return prefix[:1], prefix[1:] + index.to_bytes(6, "big")
+
+
 _NO_INDEX = bytes(6)  # the lowest index: with a lead, the first possible item
 _tile_key_struct = struct.Struct(">BQ")
 _tile_key = _tile_key_struct.pack  # (level, tile number) -> key
@@ -169,6 +186,7 @@ class LmdbStore:
                 self._names = self._env.open_db(b"names", create=not readonly, dupsort=True, dupfixed=True)
                 self._conflicts = self._env.open_db(b"conflicts", create=not readonly)
                 self._meta = self._env.open_db(b"meta", create=not readonly)
+                self._releases = self._open_releases(readonly)
                 self._check_layout(readonly)
                 self._buckets = self._open_buckets(readonly)
             except (lmdb.Error, OSError) as e:
@@ -213,6 +231,25 @@ class LmdbStore:
         with self._env.begin(write=True) as txn:
             if self._buckets_size(txn) != self._size(txn):
                 self._build_buckets(txn, db)
+        return db
+
+    def _open_releases(self, readonly: bool) -> lmdb._Database | None:
+        """The ``releases`` index, built first if the log has entries it lacks (None: read-only and absent)."""
+        if readonly:
+            try:
+                return self._env.open_db(b"releases", create=False, dupsort=True, dupfixed=True)
+            except lmdb.NotFoundError:
+                return None  # written before release keys existed: release lookups find removals only
+        db = self._env.open_db(b"releases", create=True, dupsort=True, dupfixed=True)
+        with self._env.begin(write=True) as txn:
+            raw = txn.get(b"releases_size", None, self._meta)
+            size = self._size(txn)
+            if raw is None or int.from_bytes(raw, "big") != size:
+                txn.drop(db, delete=False)
+                cursor = txn.cursor(self._leaves)
+                items = [_release_item(bytes(stored), int.from_bytes(key, "big")) for key, stored in cursor]
+                txn.cursor(db).putmulti(sorted(item for item in items if item is not None))
+                txn.put(b"releases_size", _u64(size), db=self._meta)
         return db
 
     def _buckets_size(self, txn: lmdb.Transaction) -> int:
@@ -334,17 +371,21 @@ class LmdbStore:
                 raise StoreError(f"name index points at missing entry {index}")
             leaf = unpack_leaf(stored)
             try:
-                name = record_filename(parse_record(leaf))
+                keys = record_keys(parse_record(leaf))
             except RecordError as e:
                 raise StoreError(f"entry {index} does not parse: {e}") from None
-            if name == filename:  # not just a hash collision
+            if filename in keys:  # not just a hash collision
                 found.append((index, leaf))
         return found
 
     def lookup(self, filename: str) -> list[tuple[int, bytes]]:
         with self._read() as txn:
             prefix = _name_prefix(filename)
-            return self._lookup(txn, filename, prefix[:1], prefix[1:], txn.cursor(self._names))
+            found = self._lookup(txn, filename, prefix[:1], prefix[1:], txn.cursor(self._names))
+            if filename.startswith(_RELEASE_PREFIX) and self._releases is not None:
+                found += self._lookup(txn, filename, prefix[:1], prefix[1:], txn.cursor(self._releases))
+                found.sort()
+            return found
 
     def bucket_digests(self) -> list[bytes]:
         with self._read() as txn:
@@ -470,6 +511,10 @@ class LmdbStore:
                     names.putmulti(name_items[start : start + LOOKUPS_PER_CHECK])
                     if release:  # inserting copies name-index pages from all over the file
                         release_file_pages_over(self._path / "data.mdb", MAPPED_BUDGET)
+                if self._releases is not None:
+                    releases = [_release_item(item[0], index) for item, index in zip(kept, new_indexes)]
+                    txn.cursor(self._releases).putmulti(sorted(r for r in releases if r is not None))
+                    txn.put(b"releases_size", _u64(old_size + len(kept)), db=self._meta)
                 conflicts = [Conflict(items[p][2], index_at[p], c) for p, c in accepted if c is not None]  # type: ignore[arg-type]
                 digests = self._add_to_buckets(txn, items, accepted, old_size, old_size + len(kept))
                 for c in conflicts:

@@ -8,7 +8,7 @@ from pypi_witness.core.buckets import BUCKETS, DIGEST_BYTES, Entry, bucket_of, i
 from pypi_witness.core.merkle import MemoryHashes, NodeId, leaf_hash
 from pypi_witness.core.records import FileRecord, Record, parse_record
 from pypi_witness.errors import ConflictError, OutOfRangeError, ProofError, StoreError
-from pypi_witness.store.base import AppendResult, Conflict, Leaf, checked_state, leaves_of, plan_append
+from pypi_witness.store.base import AppendResult, Conflict, Leaf, checked_state, file_release_key, leaves_of, plan_append
 
 
 class MemoryStore:
@@ -58,6 +58,9 @@ class MemoryStore:
             self._tree.append(leaf_hash(leaf))
             if filename is not None:
                 self._by_filename.setdefault(filename, []).append(index)
+                release = file_release_key(leaf)
+                if release is not None:
+                    self._by_filename.setdefault(release, []).append(index)
                 if conflicts_with is not None:
                     conflicts.append(Conflict(filename, index, conflicts_with))
                 else:
