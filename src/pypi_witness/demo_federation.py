@@ -1,9 +1,11 @@
-"""The federation part of ``pypi-witness demo``: three nodes witness each other, then one log forks.
+"""The federation part of ``pypi-witness demo``: three nodes witness each other, then one lies, then one forks.
 
 Three nodes (``federation.create_federation``) follow one fake PyPI on
 loopback, each into its own log, and cosign each other's checkpoints; each
 checkpoint is shown with the cosignatures of both other nodes, checked
-against the federation's policy. Then gamma's operator turns rogue: gamma is
+against the federation's policy. A client verifies a requirements file
+against them, and gamma's lie about a file's hash is overruled by the
+quorum (``demo_quorum``). Then gamma's operator turns rogue: gamma is
 replaced, on its address and with its keys, by ``sim.forking_node``, which
 extends gamma's real log in two ways (one file logged with two different
 hashes) and shows alpha one branch, beta the other. Alpha and beta gossip,
@@ -26,6 +28,7 @@ from pypi_witness.core.evidence import verify_evidence
 from pypi_witness.core.gossip_config import GossipConfig
 from pypi_witness.core.quorum import check_checkpoint
 from pypi_witness.core.records import FileRecord, parse_record
+from pypi_witness.demo_quorum import run_quorum_part
 from pypi_witness.errors import EquivocationError, UnavailableError, WitnessError
 from pypi_witness.fakeindex import FakeIndexServer, Index
 from pypi_witness.federation import POLICY_FILE, Member, create_federation
@@ -104,6 +107,14 @@ async def _federation(root: Path, step: Callable[[str], None]) -> None:
                 for name in NAMES:
                     starting.start_soon(start, name)
             await _show_cosigned(members, root / POLICY_FILE, index.file_count())
+
+            async def restart(name: str, work: Callable[[], object]) -> None:
+                await stops.pop(name)()
+                work()
+                await start(name)
+
+            policy = read_policy(root / POLICY_FILE)
+            await run_quorum_part(root, index, members, policy, restart, step, WAIT_SECONDS)
 
             rogue = members[ROGUE]
             step(f"{ROGUE}'s operator turns rogue: same keys, same address, and its log grows two ways")
