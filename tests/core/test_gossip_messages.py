@@ -10,6 +10,7 @@ from pypi_witness.core.gossip_messages import (
     Heads,
     ProofRequest,
     ProofResponse,
+    VerdictPush,
     decode,
     encode,
 )
@@ -24,6 +25,7 @@ MESSAGES = [
     ProofRequest("log.example", 3, 9),
     ProofResponse("log.example", 3, 9, (bytes(32), bytes(range(32)))),
     ProofResponse("log.example", 1, 2, ()),
+    VerdictPush(b"pypi-witness/v1 verdict\nfile f.whl\n"),  # form only: the settler re-checks the record
 ]
 
 
@@ -62,6 +64,7 @@ def test_every_truncation_and_trailing_byte_is_refused() -> None:
         (b"pypi-witness/gossip/v1 proof-response\norigin o\nold 1\nnew 2\nproof 1\nhash !!\n", "base64"),
         (b"pypi-witness/gossip/v1 proof-request\norigin \xff\nold 1\nnew 2\n", "UTF-8"),
         (b"", "missing a final newline"),
+        (b"pypi-witness/gossip/v1 verdict\nrecord 99999999\n", "record"),
     ],
 )
 def test_malformed_messages_are_refused_with_a_message(data: bytes, message: str) -> None:

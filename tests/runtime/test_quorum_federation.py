@@ -121,6 +121,11 @@ async def test_the_quorum_overrules_one_then_two_lying_witnesses(federation):
                 assert tally.value == (truth["sha256_digest"], truth["blake2_256_digest"], truth["size"])
                 assert sorted(s.origin for s in tally.minority) == sorted(origins[n] for n in liars)
                 assert len(tally.majority) == len(NODES) - len(liars)
+    with trio.fail_after(30):  # each liar hears the verdicts that overrule its own log
+        for i, liars in LIARS.items():
+            for name in liars:
+                while f"ALARM overruled {row(i)['filename']}" not in (tmp_path / f"{name}.log").read_text(errors="replace"):
+                    await trio.sleep(0.2)
     # A requirements file: one line with a true hash, one with a liar's.
     lines = [
         f"{row(i)['name']} @ https://files.example.invalid/packages/{row(i)['filename']} "
