@@ -35,12 +35,11 @@ from pypi_witness.core.checkpoint import parse_checkpoint
 from pypi_witness.core.note import Verifier, parse_note
 from pypi_witness.core.policy import Policy
 from pypi_witness.core.quorum import QuorumResult, check_checkpoint
-from pypi_witness.core.records import FileRecord
+from pypi_witness.core.records import RELEASE_PREFIX, FileRecord
 from pypi_witness.errors import NoteError, VerificationError, WitnessError
 from pypi_witness.rpc.client import LogClient
 from pypi_witness.verifying_client import ClientState, VerifyingClient
 
-RELEASE_PREFIX = "/release/"  # how core.records.release_key starts: a key naming a release, not a file
 # Filenames per LookupFilenames call: the node's default limit (config.LimitsConfig).
 MAX_BATCH = 1000
 

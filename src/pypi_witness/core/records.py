@@ -546,9 +546,13 @@ def _parse_slowly(text: str) -> Record:
 _VERDICT_HEADER_TEXT = _VERDICT_HEADER.decode("ascii")
 
 
+RELEASE_PREFIX = "/release/"
+"""How every release key starts (never a filename: a filename holds no ``/``)."""
+
+
 def release_key(project: str, version: str) -> str:
-    """The filename-index key of a release's removal and yank records."""
-    return f"/release/{project}/{version}"
+    """The filename-index key of a release's removal and yank records (and, via ``record_keys``, its files)."""
+    return f"{RELEASE_PREFIX}{project}/{version}"
 
 
 def project_key(project: str) -> str:
