@@ -33,6 +33,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 from dataclasses import dataclass
 
 import grpc
@@ -189,10 +190,14 @@ class Settler:
         except WitnessError as e:
             logger.warning("dispute %s: cannot read this node's own entry: %s", filename, e)
             return None
-        note = self._witnessed(lookup.checkpoint.note)
-        for entry in lookup.entries:
-            if _is_file(entry.leaf):
-                return LogStatement(entry.leaf, TlogProof(entry.index, entry.proof, note))
+        return _first_file_statement(lookup.entries, self._witnessed(lookup.checkpoint.note))
+
+    def _own_file(self, filename: str) -> FileRecord | None:
+        """The first ``file`` record this node's log holds for ``filename`` (no proof needed), or None."""
+        for _, leaf in self._log.store.lookup(filename):
+            record = parse_record(leaf)
+            if type(record) is FileRecord:
+                return record
         return None
 
     def receive_verdict(self, peer: str, data: bytes) -> Tally | None:
@@ -212,10 +217,8 @@ class Settler:
         except WitnessError as e:
             logger.warning("a verdict from %s does not verify: %s", peer, e)
             return None
-        own = self._own_statement(result.filename)
-        if result.outcome is Outcome.SETTLED and own is not None:
-            mine = parse_record(own.entry)
-            assert isinstance(mine, FileRecord)
+        mine = self._own_file(result.filename) if result.outcome is Outcome.SETTLED else None
+        if mine is not None:
             if (mine.sha256, mine.blake2b_256, mine.size) != result.value:
                 assert result.value is not None
                 logger.error(
@@ -239,15 +242,11 @@ class Settler:
         except WitnessError as e:
             logger.warning("dispute %s: peer %s gave no statement: %s", filename, peer.name, e)
             return None
-        for result in answer.results:
-            for entry in result.entries:
-                if _is_file(entry.leaf):
-                    try:
-                        return LogStatement(entry.leaf, TlogProof(entry.index, tuple(entry.proof), answer.checkpoint))
-                    except WitnessError as e:
-                        logger.warning("dispute %s: peer %s sent a malformed proof: %s", filename, peer.name, e)
-                        return None
-        return None
+        try:
+            return _first_file_statement([e for r in answer.results for e in r.entries], answer.checkpoint)
+        except WitnessError as e:
+            logger.warning("dispute %s: peer %s sent a malformed proof: %s", filename, peer.name, e)
+            return None
 
     async def _log_verdict(self, result: Tally, statements: Sequence[LogStatement]) -> bytes | None:
         """Append the verdict unless the last one logged for the filename says the same; its bytes, or None."""
@@ -285,11 +284,20 @@ class Settler:
             )  # fmt: skip
 
 
-def _is_file(leaf: bytes) -> bool:
-    try:
-        return type(parse_record(leaf)) is FileRecord
-    except WitnessError:
-        return False
+def _first_file_statement(entries: Sequence[Any], checkpoint: bytes) -> LogStatement | None:
+    """The statement of the first ``file`` entry among proven ``entries`` (each with index, leaf and proof).
+
+    A leaf that does not parse is skipped (the tally would reject it anyway);
+    BundleError for a proof a tlog-proof cannot hold.
+    """
+    for entry in entries:
+        try:
+            is_file = type(parse_record(entry.leaf)) is FileRecord
+        except WitnessError:
+            continue
+        if is_file:
+            return LogStatement(entry.leaf, TlogProof(entry.index, tuple(entry.proof), checkpoint))
+    return None
 
 
 def _same(a: VerdictRecord, b: VerdictRecord) -> bool:
