@@ -305,3 +305,25 @@ def test_a_release_key_finds_the_release_files_and_its_yanks_without_conflicts(s
     assert [i for i, _ in store.lookup(release_key("demo", "2.0"))] == [1]
     assert store.lookup(release_key("demo", "3.0")) == []
     assert [i for i, _ in store.lookup(a.filename)] == [0]  # the filename's own lookup is unchanged
+
+
+def test_lmdb_builds_the_release_index_for_a_log_written_without_it(tmp_path):
+    import lmdb
+
+    from pypi_witness.core.records import release_key
+
+    records = [record(i) for i in range(250)]
+    path = tmp_path / "log"
+    with LmdbStore(path) as s:
+        s.append(records)
+    env = lmdb.open(str(path), max_dbs=8)  # as a version without the release index left it
+    meta, releases = env.open_db(b"meta"), env.open_db(b"releases", dupsort=True, dupfixed=True)
+    with env.begin(write=True) as txn:
+        txn.delete(b"releases_size", db=meta)
+        txn.drop(releases, delete=True)
+    env.close()
+    with LmdbStore(path, readonly=True) as r:
+        assert r.lookup(release_key("demo", "1.7")) == []  # read-only: nothing built, nothing found
+    with LmdbStore(path) as s:
+        assert s.lookup(release_key("demo", "1.7")) == [(7, format_record(records[7]))]
+        assert s.lookup(release_key("demo", "1.249")) == [(249, format_record(records[249]))]

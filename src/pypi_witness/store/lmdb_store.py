@@ -40,6 +40,7 @@ the monotonic leaf keys, short read transactions.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
 import operator
 import struct
@@ -59,7 +60,7 @@ from pypi_witness.core.buckets import (
     item_values,
 )
 from pypi_witness.core.merkle import NodeId, frontier_ids, leaf_hash, root_from_frontier
-from pypi_witness.core.records import Record, parse_record, record_keys, release_key
+from pypi_witness.core.records import RELEASE_PREFIX, Record, parse_record, record_keys, release_key
 from pypi_witness.errors import ConflictError, OutOfRangeError, RecordError, StoreError
 from pypi_witness.store.base import AppendResult, Conflict, checked_state, leaves_of, plan_append
 from pypi_witness.store.leaf_codec import pack_leaf, unpack_leaf
@@ -123,9 +124,6 @@ def prepare_leaf(leaf: bytes, filename: str | None) -> Prepared:
     start = leaf.index(b"\nfile ", 21) + 1
     item = int.from_bytes(_sha256(ITEM_DOMAIN + leaf[start : leaf.index(b"\ntime ", start) + 1]).digest(), "big")
     return (stored, _sha256(b"\x00" + leaf).digest(), filename, prefix, item, (prefix[0] << 4) | (prefix[1] >> 4))
-
-
-_RELEASE_PREFIX = release_key("", "")[:-1]  # "/release/" and nothing after: every release key starts so
 
 
 def _release_item(stored: bytes, index: int) -> tuple[bytes, bytes] | None:
@@ -246,9 +244,11 @@ class LmdbStore:
             size = self._size(txn)
             if raw is None or int.from_bytes(raw, "big") != size:
                 txn.drop(db, delete=False)
-                cursor = txn.cursor(self._leaves)
-                items = [_release_item(bytes(stored), int.from_bytes(key, "big")) for key, stored in cursor]
-                txn.cursor(db).putmulti(sorted(item for item in items if item is not None))
+                leaves, releases = iter(txn.cursor(self._leaves)), txn.cursor(db)
+                # In chunks, so a large log never holds all its items in memory at once.
+                while chunk := list(itertools.islice(leaves, 100_000)):
+                    items = (_release_item(bytes(v), int.from_bytes(k, "big")) for k, v in chunk)
+                    releases.putmulti(sorted(item for item in items if item is not None))
                 txn.put(b"releases_size", _u64(size), db=self._meta)
         return db
 
@@ -382,7 +382,7 @@ class LmdbStore:
         with self._read() as txn:
             prefix = _name_prefix(filename)
             found = self._lookup(txn, filename, prefix[:1], prefix[1:], txn.cursor(self._names))
-            if filename.startswith(_RELEASE_PREFIX) and self._releases is not None:
+            if filename.startswith(RELEASE_PREFIX) and self._releases is not None:
                 found += self._lookup(txn, filename, prefix[:1], prefix[1:], txn.cursor(self._releases))
                 found.sort()
             return found
