@@ -6,9 +6,21 @@ A data directory holds, next to the log (see ``pypi_witness.log``)::
     witness.key     the witness's private key (type 0x04, cosignature/v1), mode 0600
     witness.vkey    the witness's verifier key (public): give it to the logs it cosigns
 
-``Witness.add_checkpoint`` is C2SP tlog-witness's add-checkpoint: the checks of
-``core.witness`` against the stored state, the new state stored by
-compare-and-swap (durable before the answer), then a cosignature.
+``Witness`` is the witness key's one signing gate. Every cosignature the key
+makes goes through ``Witness._cosign``: the checks of ``core.witness``
+against the state stored for the log, the new state stored by
+compare-and-swap (durable before the signature exists), then the
+cosignature. So the key never cosigns a smaller tree than one it cosigned, a
+second root for a size it cosigned, or a tree not proven consistent with the
+last one it cosigned, whichever path asks:
+
+* ``add_checkpoint``: C2SP tlog-witness's add-checkpoint (gRPC, HTTP);
+* ``cosign_proven``: a head the gossip accepted, with the proof it checked;
+* ``cosign_own``: the node's own log, proven from the log itself.
+
+The only other use of the key is ``envelope_signer``: it signs messages that
+begin with a context line of this project's (``ENVELOPE_CONTEXTS``), which no
+cosigned message (``cosignature/v1``) or note can begin with.
 """
 
 from __future__ import annotations
@@ -19,7 +31,7 @@ from pathlib import Path
 
 from pypi_witness.core.cosignature import Cosignature, cosign
 from pypi_witness.core.note import ALG_COSIGNATURE_V1, Signer, Verifier
-from pypi_witness.core.witness import WitnessRequest, check_request, decide
+from pypi_witness.core.witness import CheckedRequest, WitnessRequest, check_request, decide
 from pypi_witness.core.witness import default_witness_name as default_witness_name  # the one definition, re-exported
 from pypi_witness.errors import ConfigError, ConflictError, NoteError, ProvenEquivocatorError
 from pypi_witness.keys import generate_signer, read_signer, write_private_key, write_verifier_key
@@ -31,6 +43,8 @@ VERIFIER_KEY_FILE = "witness.vkey"
 # A request whose compare-and-swap lost a race is decided again against the
 # state that won, this many times at most; then its ConflictError is the answer.
 MAX_SWAP_ATTEMPTS = 3
+# What the key may sign besides cosignatures: messages that begin with one of these lines.
+ENVELOPE_CONTEXTS = (b"pypi-witness/gossip-exchange/v1\n",)
 
 
 def new_witness_signer(name: str) -> Signer:
@@ -77,12 +91,29 @@ def read_witness_key(path: Path, name: str | None = None) -> Signer:
     return signer
 
 
+class EnvelopeSigner:
+    """The witness key for messages that are not cosignatures (gossip envelopes).
+
+    ``sign`` raises ConfigError for a message that does not begin with one of
+    ``ENVELOPE_CONTEXTS``: so nothing it signs can pass as a cosignature.
+    """
+
+    def __init__(self, signer: Signer) -> None:
+        self.name = signer.name
+        self._signer = signer
+
+    def sign(self, message: bytes) -> bytes:
+        if not message.startswith(ENVELOPE_CONTEXTS):
+            raise ConfigError("the witness key signs no message without a context line of its own")
+        return self._signer.sign(message)
+
+
 class Witness:
     """Cosigns the logs in ``logs`` (origin -> trusted keys) with ``signer``, remembering in ``state``.
 
     ``clock`` gives the cosignature's timestamp (POSIX seconds). Thread-safe:
     every method may run in any thread at once (the state store serialises
-    the writes).
+    the writes). ``signer`` is held privately: the gate is the only way to it.
     """
 
     def __init__(
@@ -96,7 +127,7 @@ class Witness:
         if signer.alg != ALG_COSIGNATURE_V1:
             raise ConfigError(f"witness key {signer.name!r} is not a cosigner key (type 0x04)")
         self.state = state
-        self.signer = signer
+        self._signer = signer
         self.logs = {origin: tuple(keys) for origin, keys in logs.items()}
         self._clock = clock
         self._evidence_against: Callable[[str], str | None] = lambda origin: None
@@ -112,7 +143,15 @@ class Witness:
 
     @property
     def verifier(self) -> Verifier:
-        return self.signer.verifier()
+        return self._signer.verifier()
+
+    @property
+    def name(self) -> str:
+        return self._signer.name
+
+    def envelope_signer(self) -> EnvelopeSigner:
+        """The key for gossip envelopes (see ``EnvelopeSigner``)."""
+        return EnvelopeSigner(self._signer)
 
     def add_checkpoint(self, request: WitnessRequest) -> Cosignature:
         """Check ``request`` (core.witness rules 0-9), store the new state, and cosign.
@@ -124,7 +163,41 @@ class Witness:
         carries the size last cosigned), and StoreError if the state cannot be
         read or written. Nothing is stored when a check fails.
         """
-        checked = check_request(self.logs, request)
+        return self._cosign(check_request(self.logs, request))
+
+    def cosign_proven(self, note: bytes, old_size: int, proof: Sequence[bytes]) -> Cosignature:
+        """Cosign a head the gossip accepted: ``note`` extends the tree of ``old_size`` by ``proof``.
+
+        ``proof`` is RFC 9162's (empty from size 0). It is needed only if this
+        witness cosigned a smaller tree of the log before: if it never cosigned
+        the log (first use) or cosigned exactly this size, the request is made
+        from there with no proof, and the ladder decides as for add-checkpoint
+        (the same root again, or EquivocationError). Raises what
+        ``add_checkpoint`` raises; a ConflictError carrying the size last
+        cosigned means: prove from that size, or (if it is larger) never.
+        """
+        checked = check_request(self.logs, WitnessRequest(old_size, tuple(proof), note))
+        known = self.state.get(checked.checkpoint.origin)
+        if known is None or known.size == checked.checkpoint.size:
+            checked = CheckedRequest(checked.checkpoint, 0 if known is None else known.size, ())
+        return self._cosign(checked)
+
+    def cosign_own(self, note: bytes, prove: Callable[[int, int], Sequence[bytes]]) -> Cosignature:
+        """Cosign this node's own log's ``note``, proven from the size last cosigned by ``prove``.
+
+        ``prove(old_size, new_size)`` gives RFC 9162's consistency proof from
+        the log (it is called only for 0 < old_size < new_size). Raises what
+        ``cosign_proven`` raises, and what ``prove`` raises.
+        """
+        checked = check_request(self.logs, WitnessRequest(0, (), note))
+        size = checked.checkpoint.size
+        known = self.state.get(checked.checkpoint.origin)
+        old = 0 if known is None else known.size
+        proof = tuple(prove(old, size)) if 0 < old < size else ()
+        return self.cosign_proven(note, old, proof)
+
+    def _cosign(self, checked: CheckedRequest) -> Cosignature:
+        """THE signing gate: rules 4-9 against the durable state, compare-and-swap, then the cosignature."""
         origin = checked.checkpoint.origin
         # Issue 5: a log proven to equivocate is never cosigned again (before any state is read).
         evidence = self._evidence_against(origin)
@@ -145,7 +218,7 @@ class Witness:
                 if attempt == MAX_SWAP_ATTEMPTS - 1:
                     raise
                 # Another request changed the state since it was read: decide again against it.
-        return cosign(checked.checkpoint, self.signer, self._clock())
+        return cosign(checked.checkpoint, self._signer, self._clock())
 
     def close(self) -> None:
         self.state.close()

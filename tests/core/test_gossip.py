@@ -16,6 +16,7 @@ from pypi_witness.core.evidence import (
 )
 from pypi_witness.core.gossip import (
     Alarm,
+    Cosign,
     GossipConfig,
     GossipMachine,
     OriginInfo,
@@ -32,7 +33,9 @@ from pypi_witness.core.gossip_messages import (
     ProofResponse,
 )
 from pypi_witness.core.note import ALG_COSIGNATURE_V1, Signer
-from pypi_witness.errors import ConfigError, MalformedError
+from pypi_witness.errors import ConfigError, ConflictError, MalformedError, WitnessError
+from pypi_witness.store.witness_state import MemoryWitnessState
+from pypi_witness.witness import Witness
 from pypi_witness.sim.logs import ForkingLog, SimLog
 
 ORIGIN = "log.example"
@@ -48,6 +51,11 @@ class Shuttle:
             n: Signer.from_seed(n, bytes([i + 9]) * 32, ALG_COSIGNATURE_V1) for i, n in enumerate(names)
         }
         cosigners = [k.verifier() for k in self.witness_keys.values()]
+        # Each machine's witness: the production signing gate over an in-memory state.
+        self.witnesses = {
+            n: Witness(MemoryWitnessState(), self.witness_keys[n], {ORIGIN: (log.verifier,)}, clock=lambda: int(self.now))
+            for n in names
+        }
         self.machines = {
             n: GossipMachine(
                 n,
@@ -56,7 +64,7 @@ class Shuttle:
                 self.config,
                 random.Random(i),
                 0.0,
-                cosigner=self.witness_keys[n],
+                witness=True,
                 cosigners=cosigners,
             )
             for i, n in enumerate(names)
@@ -71,6 +79,9 @@ class Shuttle:
         while queue:
             src, effect = queue.popleft()
             self.effects[src].append(effect)
+            if isinstance(effect, Cosign):
+                queue.extend((src, e) for e in self.cosign(src, effect))
+                continue
             if not isinstance(effect, Send):
                 continue
             self.sent.append((src, effect.peer, effect.message))
@@ -83,6 +94,17 @@ class Shuttle:
                 queue.extend(
                     (effect.peer, e) for e in self.machines[effect.peer].receive(src, effect.message, self.now)
                 )
+
+    def cosign(self, name: str, effect: Cosign) -> list:
+        """Carry out ``effect`` as the node's host does: through the witness's gate, the answer fed back."""
+        machine = self.machines[name]
+        try:
+            cosignature = self.witnesses[name].cosign_proven(effect.note, effect.old_size, effect.proof)
+        except ConflictError as e:
+            return machine.cosign_refused(effect.origin, effect.note, e.known_size)
+        except WitnessError:
+            return []
+        return machine.cosigned(effect.origin, effect.note, cosignature)
 
     def push_head(self, name: str) -> None:
         """The log shows ``name`` its current head."""
@@ -210,7 +232,8 @@ def test_same_size_split_view_is_caught_by_both_machines() -> None:
         assert evidence.kind == SAME_SIZE
         alarms = s.of(name, Alarm)
         assert [a.kind for a in alarms] == ["equivocation"] and alarms[0].evidence_id in m.evidence()
-        assert [p.kind for p in s.of(name, Persist)] == ["head", "evidence"]
+        # The head (first use), the head with its own witness's cosignature, the evidence.
+        assert [p.kind for p in s.of(name, Persist)] == ["head", "head", "evidence"]
     # One evidence, acknowledged both ways: nothing is re-sent afterwards.
     before = len(s.sent)
     s.round()

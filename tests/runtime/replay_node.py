@@ -109,7 +109,7 @@ async def main(spec: dict) -> None:
         {origin: log_signer.verifier()},
         {p["name"]: client(p["address"]) for p in peers},
         own_origin=origin,
-        cosigner=witness_signer,
+        witness=CosignAnything(witness_signer),
         prover=prover,
         state_dir=Path(spec["dir"]) / "gossip",
     )

@@ -98,7 +98,7 @@ def test_every_key(tmp_path):
     assert config.node.listen == "[::1]:7000"
     assert config.node.origin == "witness.example.org/pypi"
     assert config.node.log_key_path == Path("/etc/pypi-witness/log.key")
-    assert config.limits == LimitsConfig(3, 64, 1 << 20, 250, 300, 4, 2, 1.5)
+    assert config.limits == LimitsConfig(3, 64, 1 << 20, 250, 300, 4, 2, 1.5, witness_writes=2)
     assert config.peers == ()
     assert config.index == IndexConfig(url="http://127.0.0.1:8080/mirror", poll_seconds=5.0, sample_rate=0.25, late_file_days=0)
 

@@ -198,10 +198,12 @@ def test_dispute_buckets_per_round_is_read_checked_and_zero_turns_the_finder_off
     from pypi_witness.keys import generate_signer
     from pypi_witness.log import init_log
     from pypi_witness.runtime.gossip import open_node_gossip
+    from pypi_witness.store.witness_state import MemoryWitnessState
+    from pypi_witness.witness import Witness
 
     path = tmp_path / "node.toml"
     log = init_log(tmp_path / "data", "me.test/log")
-    signer = generate_signer("me.test/log/witness", ALG_COSIGNATURE_V1)
+    signer = Witness(MemoryWitnessState(), generate_signer("me.test/log/witness", ALG_COSIGNATURE_V1), {})
     try:
         for value, finder_bound in (
             ("", 4),

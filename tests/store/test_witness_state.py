@@ -12,7 +12,7 @@ import pytest
 
 from pypi_witness.core.witness import WitnessState
 from pypi_witness.errors import ConflictError, StoreError
-from pypi_witness.store.witness_state import WitnessStateStore
+from pypi_witness.store.witness_state import MemoryWitnessState, WitnessStateStore
 
 ORIGIN = "example.org/log"
 
@@ -21,9 +21,10 @@ def state(size: int, fork: str = "") -> WitnessState:
     return WitnessState(size, hashlib.sha256(f"{fork}{size}".encode()).digest())
 
 
-@pytest.fixture
-def store(tmp_path):
-    with WitnessStateStore(tmp_path / "witness") as s:
+@pytest.fixture(params=["lmdb", "memory"])
+def store(request, tmp_path):
+    """Every store keeps the same contract (the memory one serves tests and the simulator)."""
+    with WitnessStateStore(tmp_path / "witness") if request.param == "lmdb" else MemoryWitnessState() as s:
         yield s
 
 
@@ -145,7 +146,7 @@ RACER = textwrap.dedent(
     import hashlib, sys
     from pypi_witness.core.witness import WitnessState
     from pypi_witness.errors import ConflictError
-    from pypi_witness.store.witness_state import WitnessStateStore
+    from pypi_witness.store.witness_state import MemoryWitnessState, WitnessStateStore
 
     def state(size):
         return WitnessState(size, hashlib.sha256(str(size).encode()).digest())

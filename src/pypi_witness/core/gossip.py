@@ -28,6 +28,18 @@ the machine sees is remembered by size (up to ``notes_per_origin`` of them).
   not even lead to the newer root proves nothing about the log and raises an
   ``Alarm("bad-proof")``, never evidence.
 
+Cosigning. The machine holds no signing key. A node that runs a witness
+(``witness=True``) is asked to cosign every head the machine accepts with a
+``Cosign`` effect: the log-signed note and a proof (RFC 9162) that it extends
+the head accepted before it. The host hands it to the witness's one signing
+gate (``witness.Witness``), which checks it against what the key last
+cosigned, durably, and feeds the answer back: ``cosigned`` attaches the
+cosignature to the head if it is still the head; ``cosign_refused`` with the
+size the witness last cosigned asks the origin's server for a proof from that
+size, and the answer becomes a new ``Cosign`` effect. The gate, not the
+machine, decides; so a head the gate refuses (a smaller tree than one already
+cosigned, another root at a cosigned size) is spread uncosigned.
+
 Evidence is persisted, raises ``Alarm("equivocation")``, marks the origin
 (``refuses_to_cosign``), and is pushed at once to ``evidence_fanout`` peers
 (all peers when None), then piggybacked first on every exchange and re-sent
@@ -51,7 +63,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from pypi_witness.core.checkpoint import Checkpoint, open_checkpoint
-from pypi_witness.core.cosignature import Cosignature, add_cosignatures, cosign
+from pypi_witness.core.cosignature import Cosignature, add_cosignatures
 from pypi_witness.core.evidence import (
     Evidence,
     evidence_id,
@@ -77,7 +89,7 @@ from pypi_witness.core.merkle import (
     full_consistency_proof,
     full_proof_roots,
 )
-from pypi_witness.core.note import Signer, Verifier
+from pypi_witness.core.note import Verifier
 from pypi_witness.errors import (
     ConfigError,
     MalformedError,
@@ -87,6 +99,7 @@ from pypi_witness.errors import (
 
 __all__ = [
     "Alarm",
+    "Cosign",
     "Effect",
     "GossipConfig",
     "GossipMachine",
@@ -119,6 +132,21 @@ class ServeProof:
 
 
 @dataclass(frozen=True)
+class Cosign:
+    """Ask the node's witness to cosign ``note`` (log signature only) of ``origin``.
+
+    ``proof`` (RFC 9162, empty from size 0 or between equal sizes) proves the
+    note's tree consistent with the tree of ``old_size`` this machine accepted
+    before it (0: none, first use). Answer with ``cosigned`` or ``cosign_refused``.
+    """
+
+    origin: str
+    note: bytes
+    old_size: int
+    proof: tuple[bytes, ...]
+
+
+@dataclass(frozen=True)
 class Persist:
     """Store durably: ``kind`` "head" (key: origin, data: the cosigned note) or "evidence" (key: id, data: text)."""
 
@@ -147,7 +175,7 @@ class Stale:
     rounds: int
 
 
-Effect = Send | ServeProof | Persist | Alarm | Stale
+Effect = Send | ServeProof | Cosign | Persist | Alarm | Stale
 
 
 def prove(request: ProofRequest, reader: HashReader, size: int) -> ProofResponse:
@@ -178,6 +206,14 @@ class _Pending:
 
 
 @dataclass
+class _CosignPending:
+    note: bytes  # the head to cosign, log signature only
+    server: str
+    sent_round: int
+    attempts: int = 1
+
+
+@dataclass
 class _Origin:
     info: OriginInfo
     head: bytes | None = None  # stored note: log signature + cosignatures
@@ -185,9 +221,19 @@ class _Origin:
     notes: OrderedDict[int, _Signed] = field(default_factory=OrderedDict)  # by size, oldest first
     bodies: OrderedDict[bytes, None] = field(default_factory=OrderedDict)  # note texts handled, bounded
     pending: dict[tuple[int, int], _Pending] = field(default_factory=dict)
+    # Proofs asked for the witness, from the size it last cosigned to a head: (old, new) -> _CosignPending.
+    cosign_pending: dict[tuple[int, int], _CosignPending] = field(default_factory=dict)
     advanced_round: int = 0
     stale_reported: bool = False
     evidence_id: str | None = None
+    head_from: str | None = None  # the peer the head came from (None: restored or published)
+
+
+def rfc_proof(old_size: int, proof: Sequence[bytes]) -> tuple[bytes, ...]:
+    """The RFC 9162 consistency proof inside a full one (``merkle.full_consistency_proof``)."""
+    if old_size > 0 and old_size & (old_size - 1) == 0:
+        return tuple(proof[1:])  # a power of two: the full proof leads with MTH(D[0:old_size])
+    return tuple(proof)
 
 
 def _body(note: bytes) -> bytes:
@@ -202,9 +248,10 @@ class GossipMachine:
     ``name`` is this node, ``peers`` the others (``name`` is left out),
     ``origins`` the logs followed. ``own_origin`` names this node's own log
     (its heads come from :meth:`publish`, and proof requests for it become
-    ``ServeProof`` effects). ``cosigner`` (a 0x04 key) cosigns every accepted
-    head; ``cosigners`` are the witness keys whose cosignatures on incoming
-    notes are verified and kept. ``rng`` supplies every random choice.
+    ``ServeProof`` effects). With ``witness``, every accepted head is offered
+    to the node's witness for cosigning (``Cosign`` effects; see the module
+    docstring); ``cosigners`` are the witness keys whose cosignatures on
+    incoming notes are verified and kept. ``rng`` supplies every random choice.
     """
 
     def __init__(
@@ -217,7 +264,7 @@ class GossipMachine:
         now: float,
         *,
         own_origin: str | None = None,
-        cosigner: Signer | None = None,
+        witness: bool = False,
         cosigners: Sequence[Verifier] = (),
     ) -> None:
         self.name = name
@@ -231,7 +278,7 @@ class GossipMachine:
         if own_origin is not None and own_origin not in self._origins:
             raise ConfigError(f"own origin {own_origin!r} is not among the origins")
         self._own = own_origin
-        self._cosigner = cosigner
+        self._witness = witness
         self._cosigners = tuple(cosigners)
         self.round = 0
         self._next_round_at = now + rng.random() * config.interval
@@ -248,6 +295,10 @@ class GossipMachine:
     @property
     def peers(self) -> tuple[str, ...]:
         return tuple(self._peers)
+
+    @property
+    def own_origin(self) -> str | None:
+        return self._own
 
     def next_round_at(self) -> float:
         """When ``tick`` next has work to do."""
@@ -308,8 +359,10 @@ class GossipMachine:
         signed = open_checkpoint(note, st.info.verifier)
         canonical = log_signature_only(note, st.info.verifier)
         out: list[Effect] = []
+        previous = 0 if st.head_cp is None else st.head_cp.size
         self._remember(st, canonical, signed.checkpoint)
-        self._accept(st, canonical, signed.checkpoint, now, out)
+        # The own log's proof is the host's to make, from the size its witness last cosigned.
+        self._accept(st, canonical, signed.checkpoint, now, out, old_size=previous)
         return out
 
     def tick(self, now: float) -> list[Effect]:
@@ -353,10 +406,59 @@ class GossipMachine:
             if message.origin == self._own:
                 out.append(ServeProof(peer, message))
         elif isinstance(message, ProofResponse):
+            self._on_cosign_proof(peer, message, out)
             self._on_proof(peer, message, now, out)
         else:
             raise MalformedError(f"not a gossip message: {type(message).__name__}")
         return out
+
+    def cosigned(self, origin: str, note: bytes, cosignature: Cosignature) -> list[Effect]:
+        """The node's witness cosigned ``note`` (a ``Cosign`` effect's): attach it to the head.
+
+        Returns [Persist] of the head with the cosignature, or [] if ``note``
+        is no longer the head of ``origin`` (a newer head was accepted since).
+        Never raises.
+        """
+        st = self._origins.get(origin)
+        if st is None or st.head is None or _body(st.head) != _body(note):
+            return []
+        st.head = add_cosignatures(st.head, [cosignature])
+        return [Persist("head", origin, st.head)]
+
+    def cosign_refused(self, origin: str, note: bytes, known_size: int) -> list[Effect]:
+        """The witness did not cosign ``note``: it last cosigned a tree of ``known_size``.
+
+        If that tree is smaller than the note's and ``note`` is still the head,
+        a proof from ``known_size`` is asked of the origin's server (the sender
+        of the head when none is configured) and its answer becomes a new
+        ``Cosign`` effect. Otherwise (the witness is at or past the note's
+        size, or the head moved on) nothing is done. Never raises.
+        """
+        st = self._origins.get(origin)
+        if st is None or st.head is None or st.head_cp is None or _body(st.head) != _body(note):
+            return []
+        size = st.head_cp.size
+        if not 0 < known_size < size or origin == self._own or st.evidence_id is not None:
+            return []
+        key = (known_size, size)
+        if key in st.cosign_pending:
+            return []
+        server = st.info.server or st.head_from
+        if server is None:
+            return []
+        st.cosign_pending[key] = _CosignPending(note, server, self.round)
+        return [Send(server, ProofRequest(origin, *key))]
+
+    def _on_cosign_proof(self, peer: str, msg: ProofResponse, out: list[Effect]) -> None:
+        st = self._origins.get(msg.origin)
+        if st is None:
+            return
+        c = st.cosign_pending.get((msg.old_size, msg.new_size))
+        if c is None or peer != c.server:
+            return
+        del st.cosign_pending[(msg.old_size, msg.new_size)]
+        # Not checked here: the witness's gate checks the proof against the root it last cosigned.
+        out.append(Cosign(msg.origin, c.note, msg.old_size, rfc_proof(msg.old_size, msg.proof)))
 
     # ------------------------------------------------------------ checkpoints
 
@@ -399,7 +501,7 @@ class GossipMachine:
         head = st.head_cp
         if head is None or (head.size == 0 and cp.size > 0):
             # RFC 9162 §2.1.2: the empty tree is a prefix of every tree; no proof to ask for.
-            self._accept(st, canonical, cp, now, out, signed.cosignatures)
+            self._accept(st, canonical, cp, now, out, signed.cosignatures, sender=peer)
         elif cp.size > head.size:
             self._request(st, (log_signature_only(st.head, st.info.verifier), head), (canonical, cp), peer, out)
         elif 0 < cp.size < head.size:
@@ -424,14 +526,19 @@ class GossipMachine:
         now: float,
         out: list[Effect],
         cosigs: Sequence[Cosignature] = (),
+        *,
+        old_size: int = 0,
+        proof: tuple[bytes, ...] = (),
+        sender: str | None = None,
     ) -> None:
         note = add_cosignatures(canonical, cosigs) if cosigs else canonical
-        if self._cosigner is not None:
-            note = add_cosignatures(note, [cosign(cp, self._cosigner, max(0, int(now)))])
         if st.head_cp is None or cp.size > st.head_cp.size:
             st.advanced_round, st.stale_reported = self.round, False
-        st.head, st.head_cp = note, cp
+        st.head, st.head_cp, st.head_from = note, cp, sender
+        st.cosign_pending.clear()  # proofs asked for an older head are of no use now
         out.append(Persist("head", cp.origin, note))
+        if self._witness:
+            out.append(Cosign(cp.origin, canonical, old_size, proof))
 
     def _request(self, st: _Origin, old: _Signed, new: _Signed, peer: str, out: list[Effect]) -> None:
         key = (old[1].size, new[1].size)
@@ -445,16 +552,29 @@ class GossipMachine:
 
     def _retry_proofs(self, out: list[Effect]) -> None:
         cfg = self.config
-        for st in self._origins.values():
+        for origin, st in self._origins.items():
             for key, p in list(st.pending.items()):
                 if self.round - p.sent_round < cfg.proof_retry_rounds:
                     continue
                 if p.attempts >= cfg.proof_attempts:
                     del st.pending[key]
+                    # Forget the note was seen, so that it is checked again when it next comes
+                    # (from its log's server, or a peer that can prove it): a relay that cannot
+                    # prove it must not leave the head stuck until a newer checkpoint.
+                    st.bodies.pop(_body(p.new[0]), None)
                     continue
                 p.attempts += 1
                 p.sent_round = self.round
-                out.append(Send(p.server, ProofRequest(p.old[1].origin, *key)))
+                out.append(Send(p.server, ProofRequest(origin, *key)))
+            for key, c in list(st.cosign_pending.items()):
+                if self.round - c.sent_round < cfg.proof_retry_rounds:
+                    continue
+                if c.attempts >= cfg.proof_attempts:
+                    del st.cosign_pending[key]
+                    continue
+                c.attempts += 1
+                c.sent_round = self.round
+                out.append(Send(c.server, ProofRequest(origin, *key)))
 
     def _on_proof(self, peer: str, msg: ProofResponse, now: float, out: list[Effect]) -> None:
         st = self._origins.get(msg.origin)
@@ -481,7 +601,8 @@ class GossipMachine:
         head = st.head_cp
         if head is not None and new.size > head.size:
             if head.size == old.size and head.root_hash == old.root_hash:
-                self._accept(st, new_note, new, now, out)
+                proof = rfc_proof(old.size, msg.proof)
+                self._accept(st, new_note, new, now, out, old_size=old.size, proof=proof, sender=peer)
             else:  # the head moved while we waited: prove from where we are now
                 self._request(st, (log_signature_only(st.head, st.info.verifier), head), p.new, peer, out)
 

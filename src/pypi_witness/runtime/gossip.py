@@ -10,6 +10,12 @@ its cosignatures with them) and carries out every effect, in order:
   failed call is logged at DEBUG and dropped: the machine tolerates loss, and
   a peer that stays silent is reported stale by the machine itself.
 * ``ServeProof``: answered from the node's own log (``prover``), sent back.
+* ``Cosign``: handed to the node's witness (its one signing gate,
+  ``witness.Witness``) in a worker thread, one at a time per origin; the
+  cosignature goes back to the machine (``cosigned``), a refusal that names a
+  smaller size last cosigned goes back too (``cosign_refused``: the machine
+  asks for a proof from it), any other refusal is logged. The own log's heads
+  are proven from the log itself (``cosign_own``).
 * ``Persist``: written durably to ``store.gossip_state`` (``<data_dir>/gossip``)
   in the trio thread, before any later effect (a few small writes per round);
   ``GossipNode.open`` restores heads and evidence from it with ``restore``.
@@ -48,6 +54,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Protocol
 
 import grpc
 import trio
@@ -57,14 +64,16 @@ from pypi_witness.core.dispute_finder import Dispute, DisputeFinder
 from pypi_witness.core.dispute_finder import Send as FinderSend
 from pypi_witness.core.dispute_messages import DisputeMessage
 from pypi_witness.core.evidence import evidence_id
-from pypi_witness.core.gossip import Alarm, Effect, GossipMachine, Persist, Send, ServeProof, Stale, prove
+from pypi_witness.core.gossip import Alarm, Cosign, Effect, GossipMachine, Persist, Send, ServeProof, Stale, prove
 from pypi_witness.core.gossip_config import GossipConfig, OriginInfo
 from pypi_witness.core.gossip_messages import Heads, Message, ProofRequest, ProofResponse, VerdictPush
-from pypi_witness.core.note import Signer, Verifier
-from pypi_witness.errors import WitnessError
+from pypi_witness.core.cosignature import Cosignature
+from pypi_witness.core.note import Verifier
+from pypi_witness.errors import ConflictError, WitnessError
 from pypi_witness.log import Log
 from pypi_witness.rpc.gossip_service import GossipClient
 from pypi_witness.store.gossip_state import STATE_DIR, GossipStateStore
+from pypi_witness.witness import Witness
 
 logger = logging.getLogger("pypi_witness.gossip")
 
@@ -72,6 +81,16 @@ logger = logging.getLogger("pypi_witness.gossip")
 CHECKPOINT_POLL_SECONDS = 0.25
 
 Prover = Callable[[ProofRequest], ProofResponse]
+# RFC 9162 consistency proof (old_size, new_size) of the node's own log.
+OwnProver = Callable[[int, int], Sequence[bytes]]
+
+
+class CosignGate(Protocol):
+    """What the gossip needs of the node's witness (``witness.Witness``): its signing gate."""
+
+    def cosign_proven(self, note: bytes, old_size: int, proof: Sequence[bytes]) -> Cosignature: ...
+
+    def cosign_own(self, note: bytes, prove: OwnProver) -> Cosignature: ...
 # Bytes of bucket entries one answer carries at most: half of the largest gRPC
 # message (limits.max_message_bytes), and no more than 2 MiB.
 REPLY_BYTES_CAP = 2 << 20
@@ -101,8 +120,13 @@ class GossipNode:
         timeout_seconds: float,
         clock: Callable[[], float] = time.time,
         finder: DisputeFinder | None = None,
+        witness: CosignGate | None = None,
+        own_prover: OwnProver | None = None,
     ) -> None:
         self.machine = machine
+        self.witness = witness
+        self.own_prover = own_prover
+        self._cosign_locks: dict[str, trio.Lock] = {}
         self.finder = finder
         self.on_dispute: Callable[[Dispute], None] = self.log_dispute
         # A peer's verdict record (runtime.settle re-checks it); by default only logged.
@@ -128,9 +152,11 @@ class GossipNode:
         peers: Mapping[str, GossipClient],
         *,
         own_origin: str | None,
-        cosigner: Signer | None,
+        witness: CosignGate | None = None,
         cosigners: tuple[Verifier, ...] = (),
         prover: Prover | None = None,
+        own_prover: OwnProver | None = None,
+        servers: Mapping[str, str] | None = None,
         timeout_seconds: float = 5.0,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
@@ -143,7 +169,8 @@ class GossipNode:
         MalformedError / VerificationError if what it holds no longer fits
         the configuration (an origin no longer followed, a changed key).
         """
-        infos = {origin: OriginInfo(verifier) for origin, verifier in origins.items()}
+        servers = servers or {}
+        infos = {origin: OriginInfo(verifier, servers.get(origin)) for origin, verifier in origins.items()}
         machine = GossipMachine(
             name,
             peers,
@@ -152,7 +179,7 @@ class GossipNode:
             rng or random.SystemRandom(),
             clock(),
             own_origin=own_origin,
-            cosigner=cosigner,
+            witness=witness is not None,
             cosigners=cosigners,
         )
         store = GossipStateStore(state_dir or data_dir / STATE_DIR)
@@ -165,7 +192,10 @@ class GossipNode:
         held = len(machine.evidence())
         if held:
             logger.warning("gossip: restored %d evidence; those logs are not cosigned", held)
-        return cls(machine, store, peers, prover, timeout_seconds=timeout_seconds, clock=clock, finder=finder)
+        return cls(
+            machine, store, peers, prover, timeout_seconds=timeout_seconds, clock=clock, finder=finder,
+            witness=witness, own_prover=own_prover,
+        )  # fmt: skip
 
     def evidence_against(self, origin: str) -> str | None:
         """The id of the evidence held against ``origin``, or None (for ``Witness.refuse_equivocators``)."""
@@ -282,6 +312,9 @@ class GossipNode:
                         reply.append(answer)
                     else:
                         outgoing.setdefault(effect.peer, []).append(answer)
+            elif isinstance(effect, Cosign):
+                if self._nursery is not None:
+                    self._nursery.start_soon(self._cosign, effect)
             elif isinstance(effect, Persist):
                 self.store.put(effect.kind, effect.key, effect.data)
                 if effect.kind == "head":
@@ -307,6 +340,34 @@ class GossipNode:
                 )  # fmt: skip
         for peer, messages in outgoing.items():
             self._send(peer, messages)
+
+    async def _cosign(self, effect: Cosign) -> None:
+        """Carry out a ``Cosign`` effect through the witness's gate (module docstring)."""
+        witness = self.witness
+        if witness is None:
+            return
+        lock = self._cosign_locks.setdefault(effect.origin, trio.Lock())
+        async with lock:
+            try:
+                if effect.origin == self.machine.own_origin and self.own_prover is not None:
+                    prove = self.own_prover
+                    cosignature = await trio.to_thread.run_sync(witness.cosign_own, effect.note, prove)
+                else:
+                    cosignature = await trio.to_thread.run_sync(
+                        witness.cosign_proven, effect.note, effect.old_size, effect.proof
+                    )
+            except ConflictError as e:
+                self.counters["cosign.refused"] += 1
+                logger.info("gossip: the witness does not cosign %s size %d yet: %s", effect.origin, _size_of(effect.note), e)
+                if e.known_size is not None:
+                    self._execute(self.machine.cosign_refused(effect.origin, effect.note, e.known_size))
+                return
+            except WitnessError as e:
+                self.counters["cosign.refused"] += 1
+                logger.warning("gossip: the witness refused to cosign %s size %d: %s", effect.origin, _size_of(effect.note), e)
+                return
+        self.counters["cosign"] += 1
+        self._execute(self.machine.cosigned(effect.origin, effect.note, cosignature))
 
     def _prove(self, request: ProofRequest) -> ProofResponse | None:
         if self.prover is None:
@@ -349,7 +410,7 @@ def peer_keys(peers: Sequence[PeerConfig]) -> dict[str, Verifier]:
 def open_node_gossip(
     config: Config,
     log: Log,
-    signer: Signer,
+    witness: Witness,
     *,
     credentials: Mapping[str, grpc.ChannelCredentials | None] | None = None,
 ) -> GossipNode:
@@ -364,14 +425,20 @@ def open_node_gossip(
     """
     origins = {log.origin: log.verifier, **{p.origin: p.log_vkey for p in config.peers}}
     clock = time.time
+    signer = witness.envelope_signer()
     clients = {
         p.name: GossipClient(p.address, signer.name, signer, clock, credentials=(credentials or {}).get(p.name))
         for p in config.peers
         if p.address is not None
     }
+    # A peer's log is proven by the peer that runs it, when this node can call it.
+    servers = {p.origin: p.name for p in config.peers if p.address is not None}
 
     def prover(request: ProofRequest) -> ProofResponse:
         return prove(request, log.store, log.checkpoint().checkpoint.size)
+
+    def own_prover(old_size: int, new_size: int) -> tuple[bytes, ...]:
+        return log.consistency_proof(old_size, new_size).proof
 
     finder = None
     if config.gossip.dispute_buckets_per_round:
@@ -390,9 +457,11 @@ def open_node_gossip(
             origins,
             clients,
             own_origin=log.origin,
-            cosigner=signer,
+            witness=witness,
             cosigners=tuple(p.witness_vkey for p in config.peers if p.witness_vkey is not None),
             prover=prover,
+            own_prover=own_prover,
+            servers=servers,
             timeout_seconds=config.gossip.timeout_seconds,
             clock=clock,
             finder=finder,

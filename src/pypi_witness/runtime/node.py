@@ -137,7 +137,7 @@ async def serve_grpc(
     servicer = LogServicer(log, limits, bridge, witnessed=witnessed, identifier=identifier)
     handlers = [servicer.handler()]
     if witness is not None:
-        handlers.append(WitnessServicer(witness, identifier=identifier).handler())
+        handlers.append(WitnessServicer(witness, identifier=identifier, max_writes=limits.witness_writes).handler())
     if gossip is not None:
         handlers.append(gossip.handler())
     executor = ThreadPoolExecutor(max_workers=limits.grpc_workers, thread_name_prefix="grpc-worker")
@@ -207,9 +207,9 @@ async def run_node(
     policy = None if config.policy.file is None else read_policy(config.policy.file)  # ConfigError if bad
     log = open_node_log(config.node)
     try:
-        witness = open_node_witness(config, log.origin)
+        witness = open_node_witness(config, log.verifier)
         try:
-            gossip = open_node_gossip(config, log, witness.signer, credentials=channels)
+            gossip = open_node_gossip(config, log, witness, credentials=channels)
             witness.refuse_equivocators(gossip.evidence_against)
             try:
                 authenticate = gossip_authenticator(peer_keys(config.peers), time.time)

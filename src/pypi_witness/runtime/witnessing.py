@@ -28,6 +28,7 @@ import trio
 from pypi_witness.config import Config, PeerConfig, WitnessConfig
 from pypi_witness.core.checkpoint import open_checkpoint
 from pypi_witness.core.cosignature import Cosignature, add_cosignatures
+from pypi_witness.core.note import Verifier
 from pypi_witness.core.witness import logs_by_origin, open_cosignature
 from pypi_witness.errors import ConfigError, ConflictError, WitnessError
 from pypi_witness.log import Log
@@ -41,18 +42,21 @@ logger = logging.getLogger("pypi_witness.witness")
 CHECKPOINT_POLL_SECONDS = 0.25
 
 
-def open_node_witness(config: Config, origin: str) -> Witness:
-    """The node's witness of its peers' logs (key and state in the data directory).
+def open_node_witness(config: Config, own: Verifier) -> Witness:
+    """The node's witness of its peers' logs and of its own (key and state in the data directory).
 
-    A missing default key is created, named ``witness.name`` or
+    ``own`` is the node's own log key: the witness cosigns that log's heads
+    in gossip, through the same gate and state as every other log's. A
+    missing default key is created, named ``witness.name`` or
     ``<origin>/witness``. Raises ConfigError if a peer's log is this node's
     own, or the key is missing (when configured), unreadable or misnamed;
     StoreError if the state cannot be opened.
     """
+    origin = own.name
     for i, peer in enumerate(config.peers):
         if peer.origin == origin:
             raise ConfigError(f"peers[{i}].log_vkey: names this node's own log {origin!r}")
-    logs = logs_by_origin([peer.log_vkey for peer in config.peers])
+    logs = logs_by_origin([own, *(peer.log_vkey for peer in config.peers)])
     return open_witness(
         config.node.data_dir,
         logs,

@@ -19,7 +19,7 @@ federation, over real gRPC, so honest nodes can be shown catching it:
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,7 +55,7 @@ class ForkPeer:
 
 
 class CosignAnything:
-    """Duck-types ``witness.Witness`` for WitnessServicer: cosigns every note, checking nothing."""
+    """Duck-types ``witness.Witness`` (WitnessServicer, the gossip's gate): cosigns every note, checking nothing."""
 
     def __init__(self, signer: Signer) -> None:
         self.signer = signer
@@ -63,6 +63,14 @@ class CosignAnything:
     def add_checkpoint(self, request: WitnessRequest) -> Cosignature:
         """A cosignature of the request's checkpoint, now; NoteError if the note is malformed."""
         return cosign(parse_checkpoint(parse_note(request.note).text), self.signer, int(time.time()))
+
+    def cosign_proven(self, note: bytes, old_size: int, proof: Sequence[bytes]) -> Cosignature:
+        """A cosignature of ``note``'s checkpoint, now, whatever the proof (the gossip path)."""
+        return self.add_checkpoint(WitnessRequest(old_size, tuple(proof), note))
+
+    def cosign_own(self, note: bytes, prove: Callable[[int, int], Sequence[bytes]]) -> Cosignature:
+        """A cosignature of ``note``'s checkpoint, now, proving nothing (the own log in gossip)."""
+        return self.add_checkpoint(WitnessRequest(0, (), note))
 
 
 def branch_log(signer: Signer, records: Sequence[Record]) -> Log:
@@ -122,7 +130,7 @@ async def run_forking_node(
                     {origin: log_signer.verifier()},
                     clients,
                     own_origin=origin,
-                    cosigner=witness_signer,
+                    witness=CosignAnything(witness_signer),
                     prover=prover,
                     state_dir=state_dir / f"gossip-{branch}",
                 )

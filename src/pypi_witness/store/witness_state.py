@@ -15,11 +15,16 @@ win, and a state can never move back to a smaller tree (C2SP tlog-witness's
 race: a rollback of cosigned leaves). ``sync=True``: a state is on disk when
 ``compare_and_swap`` returns, before the cosignature is handed out.
 
-Many threads (and processes) may read and swap at once. Each write
-transaction begins and commits inside one call, in the calling thread; swaps
-arriving from other threads meanwhile wait and are committed together in the
-next transaction (group commit: one fsync for many swaps, each still checked
-and written with nothing between, in arrival order).
+Many threads (and processes) may read and swap at once. Write transactions
+are begun and committed by one committer thread of the store's own (started
+with the first swap, ended by ``close``): a caller queues its swap and waits;
+the committer takes every swap queued, applies them one after another in one
+transaction and commits (group commit: one fsync for many swaps, each still
+checked and written with nothing between, in arrival order). So a slow disk
+holds only the callers whose swaps wait for it, never the thread pools of
+the callers that read.
+
+``MemoryWitnessState`` keeps the same contract in memory (tests, simulator).
 """
 
 from __future__ import annotations
@@ -52,6 +57,20 @@ def _decode(origin: str, raw: bytes) -> WitnessState:
     if len(raw) != _VALUE_SIZE:
         raise StoreError(f"the witness state of {origin!r} is {len(raw)} bytes, not {_VALUE_SIZE}: damaged store")
     return WitnessState(int.from_bytes(raw[:8], "big"), bytes(raw[8:]))
+
+
+def _check_swap(origin: str, current: WitnessState | None, expected: WitnessState | None, new: WitnessState) -> None:
+    """Whether ``current`` may become ``new``: ConflictError unless it is ``expected``; StoreError for a rollback."""
+    if current != expected:
+        known = 0 if current is None else current.size
+        raise ConflictError(f"the witness state of {origin!r} changed: size {known} is stored", known_size=known)
+    if current is not None and (
+        new.size < current.size or (new.size == current.size and new.root_hash != current.root_hash)
+    ):
+        raise StoreError(
+            f"refusing to move the witness state of {origin!r} from size {current.size} "
+            f"to size {new.size} with another history"
+        )
 
 
 class _Swap:
@@ -105,10 +124,10 @@ class WitnessStateStore:
                 raise
             _open_paths.add(self._path)
         self._closed = False
-        # Group commit: swaps waiting for a transaction, and whether a caller is committing them.
-        self._lock = threading.Lock()
+        # Group commit: swaps waiting for the committer thread (started with the first swap).
+        self._lock = threading.Condition()
         self._pending: list[_Swap] = []
-        self._leading = False
+        self._committer: threading.Thread | None = None
 
     def _check_open(self) -> None:
         if self._closed:
@@ -142,24 +161,30 @@ class WitnessStateStore:
         another root (this store never rolls back, whatever its caller
         decided), or the store fails (then nothing of the transaction is kept).
         """
-        self._check_open()
         swap = _Swap(origin, expected, new)
         with self._lock:
+            self._check_open()
             self._pending.append(swap)
-            lead = not self._leading
-            self._leading = True
-        if lead:
-            while True:
-                with self._lock:
-                    batch, self._pending = self._pending, []
-                    if not batch:
-                        self._leading = False
-                        break
-                self._commit(batch)
-        else:
-            swap.done.wait()
+            if self._committer is None:
+                self._committer = threading.Thread(target=self._commit_loop, name="witness-state-commit", daemon=True)
+                self._committer.start()
+            self._lock.notify()
+        swap.done.wait()
         if swap.error is not None:
             raise swap.error
+
+    def _commit_loop(self) -> None:
+        """The committer thread: commit what is queued, in batches, until closed."""
+        while True:
+            with self._lock:
+                while not self._pending and not self._closed:
+                    self._lock.wait()
+                batch, self._pending = self._pending, []
+                closed = self._closed
+            if batch:
+                self._commit(batch)
+            if closed:
+                return
 
     def _commit(self, batch: list[_Swap]) -> None:
         """Apply ``batch`` in order in one write transaction, commit, and wake every caller."""
@@ -184,28 +209,65 @@ class WitnessStateStore:
         key, value = origin.encode(), _encode(new)
         raw = txn.get(key, None, self._state)
         current = None if raw is None else _decode(origin, raw)
-        if current != expected:
-            known = 0 if current is None else current.size
-            raise ConflictError(f"the witness state of {origin!r} changed: size {known} is stored", known_size=known)
-        if current is not None and (
-            new.size < current.size or (new.size == current.size and new.root_hash != current.root_hash)
-        ):
-            raise StoreError(
-                f"refusing to move the witness state of {origin!r} from size {current.size} "
-                f"to size {new.size} with another history"
-            )
+        _check_swap(origin, current, expected, new)
         if current != new:
             txn.put(key, value, db=self._state)
 
     def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
+        """Commit the swaps queued, stop the committer and close the environment (idempotent)."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            committer = self._committer
+            self._lock.notify()
+        if committer is not None:
+            committer.join()
         self._env.close()
         with _open_lock:
             _open_paths.discard(self._path)
 
     def __enter__(self) -> WitnessStateStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class MemoryWitnessState:
+    """``WitnessStateStore``'s contract in memory: nothing survives the object (tests, simulator)."""
+
+    def __init__(self) -> None:
+        self._states: dict[str, WitnessState] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def get(self, origin: str) -> WitnessState | None:
+        """What was last cosigned for ``origin``; None if nothing ever was. StoreError if closed."""
+        self._check_open()
+        return self._states.get(origin)
+
+    def all(self) -> dict[str, WitnessState]:
+        """Every origin's state. StoreError if closed."""
+        self._check_open()
+        return dict(self._states)
+
+    def compare_and_swap(self, origin: str, expected: WitnessState | None, new: WitnessState) -> None:
+        """As ``WitnessStateStore.compare_and_swap`` (the same errors), atomically under a lock."""
+        _encode(new)  # StoreError for a state that could not be stored
+        with self._lock:
+            self._check_open()
+            _check_swap(origin, self._states.get(origin), expected, new)
+            self._states[origin] = new
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreError("the witness state is closed")
+
+    def close(self) -> None:
+        self._closed = True
+
+    def __enter__(self) -> MemoryWitnessState:
         return self
 
     def __exit__(self, *exc: object) -> None:
