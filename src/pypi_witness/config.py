@@ -29,9 +29,9 @@ Keys (README-ready)::
     max_entries_per_page  = 1000     # leaves per GetEntries answer; a longer range gets a shorter page
     max_lookup_filenames  = 1000     # filenames per LookupFilenames call; more get INVALID_ARGUMENT
     lookup_threads        = 2        # threads doing filename lookups for all calls together
-    witness_writes        = 3        # AddCheckpoint calls waiting on the witness's durable write at once;
-                                     # more get RESOURCE_EXHAUSTED at once. Default grpc_workers - 1
-                                     # (at least 1): a slow disk never leaves reads without a thread
+    witness_writes        = 0        # AddCheckpoint calls waiting on the witness's durable write at once;
+                                     # more get RESOURCE_EXHAUSTED at once. 0: grpc_workers - 1 (at
+                                     # least 1), so a slow disk never leaves reads without a thread
     writer_queue          = 8        # write batches waiting for the log's one writer
     stop_grace_seconds    = 5.0      # on SIGINT/SIGTERM, time in-flight calls get before they are cancelled
 
@@ -200,11 +200,22 @@ class LimitsConfig:
     writer_queue: int = 8
     # 5 s: long enough for any bounded call, short enough for a service manager.
     stop_grace_seconds: float = 5.0
-    # 3: one less than grpc_workers (the default when unset: see parse_config). An
-    # AddCheckpoint holds its gRPC thread until the witness state is on disk; with 300 ms
-    # fsyncs, 8 of them held every thread and GetCheckpoint waited ~270 ms. Group commit
-    # shares one fsync among the writes waiting.
-    witness_writes: int = 3
+    # 0: one less than grpc_workers (at least 1). An AddCheckpoint holds its gRPC thread
+    # until the witness state is on disk; with 300 ms fsyncs, 8 of them held every thread
+    # and GetCheckpoint waited ~270 ms. Group commit shares one fsync among the writes waiting.
+    witness_writes: int = 0
+
+    def __post_init__(self) -> None:
+        if self.grpc_workers > 1 and self.witness_writes >= self.grpc_workers:
+            raise ConfigError(
+                f"limits.witness_writes: must be below limits.grpc_workers ({self.grpc_workers}), "
+                f"got {self.witness_writes}: reads need a thread while writes wait on the disk"
+            )
+
+    @property
+    def writes_in_flight(self) -> int:
+        """The AddCheckpoint calls that may wait on the disk at once (``witness_writes``, resolved)."""
+        return self.witness_writes or max(1, self.grpc_workers - 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -342,7 +353,7 @@ _LIMIT_CHECKS: dict[str, Callable[[str, object], Any]] = {
     "max_entries_per_page": _integer(1, 100_000),
     "max_lookup_filenames": _integer(1, 100_000),
     "lookup_threads": _integer(1, 1024),
-    "witness_writes": _integer(1, 1023),
+    "witness_writes": _integer(0, 1023),
     "writer_queue": _integer(1, 1_000_000),
     "stop_grace_seconds": _seconds,
 }
@@ -495,14 +506,7 @@ def parse_config(data: Mapping[str, Any], base: Path) -> Config:
     )
     node = NodeConfig(**{"data_dir": base / DEFAULT_DATA_DIR, **node_table})
     check_node_tls(node)
-    limits_table = _read_table("limits", _table("limits", data.get("limits", {})), _LIMIT_CHECKS)
-    limits_table.setdefault("witness_writes", max(1, limits_table.get("grpc_workers", LimitsConfig().grpc_workers) - 1))
-    limits = LimitsConfig(**limits_table)
-    if limits.grpc_workers > 1 and limits.witness_writes >= limits.grpc_workers:
-        raise ConfigError(
-            f"limits.witness_writes: must be below limits.grpc_workers ({limits.grpc_workers}), "
-            f"got {limits.witness_writes}: reads need a thread while writes wait on the disk"
-        )
+    limits = LimitsConfig(**_read_table("limits", _table("limits", data.get("limits", {})), _LIMIT_CHECKS))
     index = IndexConfig(**_read_table("index", _table("index", data.get("index", {})), _INDEX_CHECKS))
     policy = PolicyConfig(
         **_read_table("policy", _table("policy", data.get("policy", {})), {"file": _path(base), "faults": _integer(0, 1000)})

@@ -399,3 +399,41 @@ def test_growth_from_an_empty_head_needs_no_proof() -> None:
     assert size_of(s.machines["m1"].head(ORIGIN)) == 3
     assert not [msg for _, _, msg in s.sent if isinstance(msg, ProofRequest)]
     assert not s.of("m1", Alarm)
+
+
+# ---------------------------------------------------------------- liveness: a head relayed by a node that cannot prove it
+
+
+def _relay_setup(server: str | None):
+    """Machine ``a`` holds the log's head at 5; relay ``b`` (which cannot prove the log) brings it 12."""
+    log = SimLog(ORIGIN, b"\x07" * 32)
+    note5 = log.grow(5)
+    config = GossipConfig(interval=1.0, jitter=0.0, stale_peer_rounds=0, stale_origin_rounds=0)
+    a = GossipMachine("a", ["b", ORIGIN], {ORIGIN: OriginInfo(log.verifier, server)}, config, random.Random(3), 0.0)
+    a.receive(ORIGIN, Heads((note5,), reply=False), 0.0)
+    note12 = log.grow(7)
+    return log, a, note12, config
+
+
+def test_a_relayed_head_asks_the_logs_server_not_the_relay():
+    log, a, note12, _ = _relay_setup(server=ORIGIN)
+    effects = a.receive("b", Heads((note12,), reply=False), 1.0)
+    assert [(e.peer, e.message) for e in effects if isinstance(e, Send)] == [(ORIGIN, ProofRequest(ORIGIN, 5, 12))]
+    a.receive(ORIGIN, log.answer("a", ProofRequest(ORIGIN, 5, 12)), 1.0)
+    assert size_of(a.head(ORIGIN)) == 12
+
+
+def test_a_head_the_relay_could_not_prove_is_checked_again_when_its_log_brings_it():
+    """Issue 11.7: the relay ignores proof requests for logs it does not run; the head must not stay stuck."""
+    log, a, note12, config = _relay_setup(server=None)
+    a.receive("b", Heads((note12,), reply=False), 1.0)  # asks b, which never answers
+    now = 1.0
+    for _ in range(config.proof_retry_rounds * (config.proof_attempts + 1)):
+        now += 1.0
+        a.tick(now)
+    assert size_of(a.head(ORIGIN)) == 5
+    # The same note, now from the log itself: checked again (not "already seen"), proven, accepted.
+    effects = a.receive(ORIGIN, Heads((note12,), reply=False), now)
+    assert [(e.peer, e.message) for e in effects if isinstance(e, Send)] == [(ORIGIN, ProofRequest(ORIGIN, 5, 12))]
+    a.receive(ORIGIN, log.answer("a", ProofRequest(ORIGIN, 5, 12)), now)
+    assert size_of(a.head(ORIGIN)) == 12

@@ -137,7 +137,7 @@ async def serve_grpc(
     servicer = LogServicer(log, limits, bridge, witnessed=witnessed, identifier=identifier)
     handlers = [servicer.handler()]
     if witness is not None:
-        handlers.append(WitnessServicer(witness, identifier=identifier, max_writes=limits.witness_writes).handler())
+        handlers.append(WitnessServicer(witness, identifier=identifier, max_writes=limits.writes_in_flight).handler())
     if gossip is not None:
         handlers.append(gossip.handler())
     executor = ThreadPoolExecutor(max_workers=limits.grpc_workers, thread_name_prefix="grpc-worker")
