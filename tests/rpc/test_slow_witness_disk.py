@@ -1,9 +1,10 @@
 """A slow disk under the witness state never holds up reads: writes wait in bounded number.
 
 The witness state's writes are held (an Event stands in for a 300 ms fsync
-that never ends) while 8 AddCheckpoint calls arrive; GetCheckpoint must still
-be answered while they wait, and no more than ``limits.witness_writes`` of
-them hold a gRPC thread (the others are told RESOURCE_EXHAUSTED at once).
+that never ends) while 8 AddCheckpoint calls arrive, more than the 3 write
+threads (``limits.witness_writes``) and the 4 read threads together;
+GetCheckpoint must still be answered while they wait, and the writes beyond
+their share are told RESOURCE_EXHAUSTED at once.
 """
 
 from __future__ import annotations
@@ -43,9 +44,8 @@ class HeldDisk(MemoryWitnessState):
 
 
 async def test_reads_are_answered_while_every_witness_write_waits_on_the_disk(data_dir):
-    config = config_for(data_dir)
-    limit = config.limits.writes_in_flight
-    assert limit < config.limits.grpc_workers
+    config = config_for(data_dir, witness_writes=3)
+    limit = config.limits.witness_writes
     disk = HeldDisk()
     witness = Witness(disk, new_witness_signer("me.example/witness"), logs_by_origin([LOG.verifier()]))
     log = open_log(data_dir)

@@ -99,7 +99,6 @@ def test_every_key(tmp_path):
     assert config.node.origin == "witness.example.org/pypi"
     assert config.node.log_key_path == Path("/etc/pypi-witness/log.key")
     assert config.limits == LimitsConfig(3, 64, 1 << 20, 250, 300, 4, 2, 1.5)
-    assert config.limits.writes_in_flight == 2  # grpc_workers - 1
     assert config.peers == ()
     assert config.index == IndexConfig(url="http://127.0.0.1:8080/mirror", poll_seconds=5.0, sample_rate=0.25, late_file_days=0)
 
@@ -114,7 +113,7 @@ def test_whole_seconds_are_accepted(tmp_path):
         ("[limits]\nmax_entries_per_page = -3", "limits.max_entries_per_page: must be an integer from 1 to 100000, got -3"),
         ("[limits]\ngrpc_workers = true", "limits.grpc_workers: must be an integer from 1 to 1024, got True"),
         ("[limits]\ngrpc_workers = 2.0", "limits.grpc_workers: must be an integer"),
-        ("[limits]\ngrpc_workers = 4\nwitness_writes = 4", "limits.witness_writes: must be below limits.grpc_workers (4)"),
+        ("[limits]\nwitness_writes = 0", "limits.witness_writes: must be an integer from 1 to 1024, got 0"),
         ("[limits]\nmax_message_bytes = 100", "limits.max_message_bytes: must be an integer from 16384"),
         ("[limits]\nstop_grace_seconds = -1", "limits.stop_grace_seconds: must be a number of seconds, 0 or more"),
         ("[limits]\nstop_grace_seconds = nan", "limits.stop_grace_seconds"),

@@ -7,10 +7,9 @@ millisecond, less than a hop into trio and back would add, and it needs
 nothing from trio: ``Witness`` is thread-safe and the state store's committer
 thread group-commits the writes. The deadline is checked before the work starts.
 
-The thread waits for the write's fsync. So that a slow disk cannot take
-every gRPC thread from the reads, at most ``max_writes`` calls wait at once
-(``[limits] witness_writes``, below ``grpc_workers``); one more is answered
-RESOURCE_EXHAUSTED at once ("retry later"), holding its thread for no time.
+The thread waits for the write's fsync; ``rpc.thread_budget`` keeps those
+waits to their own share of the server's threads, so a slow disk never
+holds up reads.
 
 Every refusal becomes its status through ``rpc.errors`` (the table there and
 in the .proto); the size last cosigned travels as trailing metadata
@@ -20,13 +19,12 @@ in the .proto); the size last cosigned travels as trailing metadata
 from __future__ import annotations
 
 import logging
-import threading
 
 import grpc
 from google.protobuf.message import DecodeError
 
 from pypi_witness.core.witness import WitnessRequest, format_cosignature_line
-from pypi_witness.errors import MalformedError, OverloadedError
+from pypi_witness.errors import MalformedError
 from pypi_witness.privacy.identity import ClientIdentifier
 from pypi_witness.privacy.period_keys import PeriodKeys
 from pypi_witness.rpc.errors import report
@@ -36,15 +34,15 @@ from pypi_witness.witness import Witness
 logger = logging.getLogger("pypi_witness.rpc")
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["WitnessService"].full_name
+# The methods that wait for a durable write (rpc.thread_budget gives them their own threads).
+WRITE_METHODS = (f"/{SERVICE_NAME}/AddCheckpoint",)
 
 
 class WitnessServicer:
     """Serves ``witness``'s add-checkpoint. ``handler()`` gives the gRPC handler to add to a server."""
 
-    def __init__(self, witness: Witness, *, identifier: ClientIdentifier | None = None, max_writes: int = 3) -> None:
+    def __init__(self, witness: Witness, *, identifier: ClientIdentifier | None = None) -> None:
         self._witness = witness
-        self._max_writes = max_writes
-        self._writes = threading.BoundedSemaphore(max_writes)
         # Log lines name a caller by its keyed hash (default: a key held in memory only).
         self._identifier = identifier if identifier is not None else ClientIdentifier(PeriodKeys(7 * 24 * 3600))
 
@@ -79,18 +77,8 @@ class WitnessServicer:
             raise  # unreachable: abort raised
 
     def add_checkpoint(self, request: pb.AddCheckpointRequest) -> bytes:
-        """The cosignature line for ``request``; raises what ``Witness.add_checkpoint`` raises.
-
-        Raises OverloadedError (retry after 1 s) if ``max_writes`` calls wait on the disk already.
-        """
-        if not self._writes.acquire(blocking=False):
-            raise OverloadedError(
-                f"the witness has {self._max_writes} checkpoints waiting for its disk; retry later", retry_after=1
-            )
-        try:
-            cosignature = self._witness.add_checkpoint(
-                WitnessRequest(request.old_size, tuple(request.proof), request.checkpoint)
-            )
-        finally:
-            self._writes.release()
+        """The cosignature line for ``request``; raises what ``Witness.add_checkpoint`` raises."""
+        cosignature = self._witness.add_checkpoint(
+            WitnessRequest(request.old_size, tuple(request.proof), request.checkpoint)
+        )
         return format_cosignature_line(cosignature)

@@ -42,7 +42,9 @@ from pypi_witness.rpc.log_service import SERVICE_NAME as LOG_SERVICE_NAME
 from pypi_witness.rpc.log_service import LogServicer
 from pypi_witness.ingest.follower import Follower
 from pypi_witness.runtime.follow import LogSink
+from pypi_witness.rpc.thread_budget import ThreadBudget
 from pypi_witness.rpc.witness_service import SERVICE_NAME as WITNESS_SERVICE_NAME
+from pypi_witness.rpc.witness_service import WRITE_METHODS as WITNESS_WRITE_METHODS
 from pypi_witness.rpc.witness_service import WitnessServicer
 from pypi_witness.runtime.witnessing import Cosignatures, open_node_witness, push_to_peer
 from pypi_witness.core.dispute_finder import Dispute
@@ -137,14 +139,16 @@ async def serve_grpc(
     servicer = LogServicer(log, limits, bridge, witnessed=witnessed, identifier=identifier)
     handlers = [servicer.handler()]
     if witness is not None:
-        handlers.append(WitnessServicer(witness, identifier=identifier, max_writes=limits.writes_in_flight).handler())
+        handlers.append(WitnessServicer(witness, identifier=identifier).handler())
     if gossip is not None:
         handlers.append(gossip.handler())
-    executor = ThreadPoolExecutor(max_workers=limits.grpc_workers, thread_name_prefix="grpc-worker")
+    # grpc_workers threads for reads, witness_writes more for writes waiting on the disk.
+    executor = ThreadPoolExecutor(max_workers=limits.grpc_workers + limits.witness_writes, thread_name_prefix="grpc-worker")
+    budget = ThreadBudget(limits.grpc_workers, limits.witness_writes, WITNESS_WRITE_METHODS)
     server = grpc.server(
         executor,
         handlers=handlers,
-        interceptors=[privacy.gate] if privacy is not None else None,
+        interceptors=[*([privacy.gate] if privacy is not None else []), budget],
         maximum_concurrent_rpcs=limits.max_concurrent_rpcs,
         options=[
             ("grpc.max_send_message_length", limits.max_message_bytes),
