@@ -31,6 +31,8 @@ Keys (README-ready)::
     lookup_threads        = 2        # threads doing filename lookups for all calls together
     writer_queue          = 8        # write batches waiting for the log's one writer
     stop_grace_seconds    = 5.0      # on SIGINT/SIGTERM, time in-flight calls get before they are cancelled
+    stop_timeout_seconds  = 20.0     # on SIGINT/SIGTERM, the process exits within this, stopped or not
+                                     # (more than stop_grace_seconds); a second signal exits at once
 
     [witness]                          # this node as a witness (cosigner) of its peers' logs
     key          = "<data_dir>/witness.key" # the witness's private key file (mode 0600; type 0x04,
@@ -197,6 +199,9 @@ class LimitsConfig:
     writer_queue: int = 8
     # 5 s: long enough for any bounded call, short enough for a service manager.
     stop_grace_seconds: float = 5.0
+    # 20 s: the grace, then a write to commit and the stores to close (well under a
+    # second each); below systemd's 90 s default before it kills the process.
+    stop_timeout_seconds: float = 20.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -336,6 +341,7 @@ _LIMIT_CHECKS: dict[str, Callable[[str, object], Any]] = {
     "lookup_threads": _integer(1, 1024),
     "writer_queue": _integer(1, 1_000_000),
     "stop_grace_seconds": _seconds,
+    "stop_timeout_seconds": _positive_seconds,
 }
 assert set(_LIMIT_CHECKS) == {f.name for f in fields(LimitsConfig)}
 
@@ -487,6 +493,11 @@ def parse_config(data: Mapping[str, Any], base: Path) -> Config:
     node = NodeConfig(**{"data_dir": base / DEFAULT_DATA_DIR, **node_table})
     check_node_tls(node)
     limits = LimitsConfig(**_read_table("limits", _table("limits", data.get("limits", {})), _LIMIT_CHECKS))
+    if limits.stop_timeout_seconds <= limits.stop_grace_seconds:
+        raise ConfigError(
+            f"limits.stop_timeout_seconds: must be more than limits.stop_grace_seconds "
+            f"({limits.stop_timeout_seconds:g} is not more than {limits.stop_grace_seconds:g})"
+        )
     index = IndexConfig(**_read_table("index", _table("index", data.get("index", {})), _INDEX_CHECKS))
     policy = PolicyConfig(
         **_read_table("policy", _table("policy", data.get("policy", {})), {"file": _path(base), "faults": _integer(0, 1000)})

@@ -14,7 +14,7 @@ from typing import Any
 
 from pypi_witness.errors import MalformedError
 
-HOSTILE_MODES = ("bad_json", "wrong_content_type", "bad_digest_length", "huge", "short_body", "drip")
+HOSTILE_MODES = ("bad_json", "wrong_content_type", "bad_digest_length", "huge", "short_body", "drip", "deep")
 HOSTILE_TARGETS = ("json", "simple", "xmlrpc", "files")
 _FILE_SETS = ("swap", "hide", "bad_path", "corrupt")
 
@@ -34,6 +34,7 @@ class Attacks:
     hostile: str | None = None  # 9: one of HOSTILE_MODES
     hostile_on: frozenset[str] = frozenset(("json", "simple", "xmlrpc"))  # 9: which kinds of answer
     huge_size: int = 32 * 1024 * 1024  # 9: total body size in "huge" mode
+    deep_depth: int = 1000  # 9: levels of nested arrays in "deep" mode
     drip_bytes: int = 1  # 9: bytes per write in "drip" mode
     drip_interval: float = 0.2  # 9: seconds between writes in "drip" mode
 
