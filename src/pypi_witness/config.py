@@ -147,7 +147,7 @@ from pypi_witness.config_values import (
     table as _table,
     vkey as _vkey,
 )
-from pypi_witness.errors import ConfigError
+from pypi_witness.errors import ConfigError, quoted
 
 DEFAULT_DATA_DIR = "pypi-witness-data"
 # Port 6962, after RFC 6962; loopback so that nothing is exposed by accident.
@@ -399,7 +399,7 @@ def _peer_checks(base: Path) -> dict[str, Callable[[str, object], Any]]:
 def _read_peers(peers: object, base: Path, allow_plaintext: bool) -> tuple[PeerConfig, ...]:
     """Every [[peers]] table, checked one by one and against each other (no two alike)."""
     if not isinstance(peers, list):
-        raise ConfigError(f"peers: must be an array of tables ([[peers]]), got {peers!r}")
+        raise ConfigError(f"peers: must be an array of tables ([[peers]]), got {quoted(peers)}")
     out: list[PeerConfig] = []
     seen: dict[tuple[str, object], int] = {}
     for i, raw in enumerate(peers):

@@ -135,7 +135,7 @@ def check_text(field: str, value: object) -> None:
     if bad is not None:
         raise RecordError(
             f"{field} {quoted(value)} holds a whitespace, control or invisible "
-            f"character {bad[0]!r} at {bad.start()}"
+            f"character {quoted(bad[0])} at {bad.start()}"
         )
 
 

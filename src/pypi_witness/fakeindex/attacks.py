@@ -12,7 +12,7 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
-from pypi_witness.errors import MalformedError
+from pypi_witness.errors import MalformedError, quoted
 
 HOSTILE_MODES = ("bad_json", "wrong_content_type", "bad_digest_length", "huge", "short_body", "drip", "deep")
 HOSTILE_TARGETS = ("json", "simple", "xmlrpc", "files")
@@ -43,7 +43,7 @@ class Attacks:
         known = {f.name for f in dataclasses.fields(self)}
         unknown = sorted(set(changes) - known)
         if unknown:
-            raise MalformedError(f"unknown attack switch {unknown[0]!r}")
+            raise MalformedError(f"unknown attack switch {quoted(unknown[0])}")
         fixed: dict[str, Any] = {}
         for name, value in changes.items():
             fixed[name] = _check(name, value)
@@ -89,4 +89,4 @@ def check_client_key(key: str) -> str:
     try:
         return str(ipaddress.ip_address(key))
     except ValueError:
-        raise MalformedError(f"a client key is an IP address or ua:<User-Agent>, not {key!r}") from None
+        raise MalformedError(f"a client key is an IP address or ua:<User-Agent>, not {quoted(key)}") from None

@@ -43,7 +43,7 @@ from grpc_health.v1 import health, health_pb2
 from grpc_reflection.v1alpha import reflection
 
 from pypi_witness.config import Config, NodeConfig
-from pypi_witness.errors import ConfigError, WitnessError
+from pypi_witness.errors import ConfigError, WitnessError, quoted
 from pypi_witness.log import STORE_DIR, Log, init_log, open_log
 from pypi_witness.rpc.bridge import ServerBridge
 from pypi_witness.rpc.log_service import SERVICE_NAME as LOG_SERVICE_NAME
@@ -99,7 +99,7 @@ def open_node_log(node: NodeConfig) -> Log:
     log = open_log(data_dir, key_path=key_path)
     if node.origin is not None and node.origin != log.origin:
         log.close()
-        raise ConfigError(f"node.origin: the log in {data_dir} has origin {log.origin!r}, not {node.origin!r}")
+        raise ConfigError(f"node.origin: the log in {data_dir} has origin {quoted(log.origin)}, not {quoted(node.origin)}")
     return log
 
 
