@@ -3,7 +3,8 @@
 Loads the configuration, runs ``run_node`` under ``trio.run`` and stops it
 gracefully on SIGINT or SIGTERM. Every stop is bounded: if the process has
 not exited ``[limits] stop_timeout_seconds`` after the signal, or if a second
-SIGINT or SIGTERM arrives while the node stops,
+SIGINT or SIGTERM arrives while the node stops (after the first was handled:
+signals arriving together count as one),
 the process exits at once with status 1 and one line ``pypi-witness: error:
 ...`` on standard error. The log loses nothing by that: every acknowledged
 append is durable before it is acknowledged. Once stopped, further signals are
