@@ -97,7 +97,7 @@ def xmlrpc_server():
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     client = PyPIClient(HttpClient(f"http://127.0.0.1:{server.server_address[1]}", timeout=10, max_body_bytes=1 << 24, user_agent="t"))
     yield bodies, client

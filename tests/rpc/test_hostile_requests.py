@@ -231,3 +231,19 @@ async def test_hostile_gossip_gets_its_status_with_a_short_message(node, sender,
     got, details, _ = await unary(channel, f"/{GOSSIP_SERVICE}/Exchange", request.SerializeToString())
     assert (got, len(details) < SHORT) == (code, True), details[:200]
     no_tracebacks(caplog)
+
+
+async def test_deeply_nested_protobuf_is_invalid_argument_on_every_method(node, caplog):
+    """100,000 nested groups of an unknown field: protobuf's depth limit refuses them, on every unary method."""
+    from pypi_witness.rpc.gen.v1 import gossip_pb2
+    from pypi_witness.rpc.gossip_service import SERVICE_NAME as GOSSIP_SERVICE
+
+    _, channel = node
+    deep = b"\x7b" * 100_000 + b"\x7c" * 100_000  # field 15: start group ... end group
+    for pb, service in ((log_pb2, LOG_SERVICE), (witness_pb2, WITNESS_SERVICE), (gossip_pb2, GOSSIP_SERVICE)):
+        for method in pb.DESCRIPTOR.services_by_name[service.rpartition(".")[2]].methods:
+            code, details, _ = await unary(channel, f"/{service}/{method.name}", deep)
+            assert (code, details.startswith("the request does not parse")) == (Code.INVALID_ARGUMENT, True)
+    code, details, _ = await unary(channel, CHECK, deep)
+    assert code is Code.INVALID_ARGUMENT
+    no_tracebacks(caplog)
