@@ -62,15 +62,8 @@ from pypi_witness.core.records import (
     project_key,
     release_key,
 )
-from pypi_witness.errors import (
-    QUOTE_CHARS,
-    ConfigError,
-    IndexResponseError,
-    RateLimitedError,
-    RecordError,
-    UnavailableError,
-    quoted,
-)
+from pypi_witness.errors import QUOTE_CHARS, ConfigError, IndexResponseError, RateLimitedError, RecordError
+from pypi_witness.errors import UnavailableError, quoted
 from pypi_witness.ingest.http import HttpClient
 from pypi_witness.ingest.pypi_api import Action, ChangelogRow, FileFacts, PyPIClient, ReleaseView
 from pypi_witness.progress import Progress

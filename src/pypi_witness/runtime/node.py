@@ -99,7 +99,9 @@ def open_node_log(node: NodeConfig) -> Log:
     log = open_log(data_dir, key_path=key_path)
     if node.origin is not None and node.origin != log.origin:
         log.close()
-        raise ConfigError(f"node.origin: the log in {data_dir} has origin {quoted(log.origin)}, not {quoted(node.origin)}")
+        raise ConfigError(
+            f"node.origin: the log in {data_dir} has origin {quoted(log.origin)}, not {quoted(node.origin)}"
+        )
     return log
 
 
