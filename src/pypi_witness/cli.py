@@ -21,7 +21,7 @@ from pypi_witness.client.command import add_parsers as add_client_parsers
 from pypi_witness.client.command import add_tls_arguments, client_credentials
 from pypi_witness.node_commands import add_parsers as add_node_parsers
 from pypi_witness.core import merkle
-from pypi_witness.errors import VerificationError, WitnessError
+from pypi_witness.errors import VerificationError, WitnessError, quoted
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -418,7 +418,7 @@ def _nonnegative(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        raise argparse.ArgumentTypeError(f"{quoted(text)} is not a whole number") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"{text} is negative")
     return value
@@ -428,7 +428,7 @@ def _seconds(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+        raise argparse.ArgumentTypeError(f"{quoted(text)} is not a number of seconds") from None
     if not 0 < value <= 86400:
         raise argparse.ArgumentTypeError("must be between 0 and 86400 seconds")
     return value

@@ -34,6 +34,8 @@ Keys (README-ready)::
                                      # RESOURCE_EXHAUSTED. So a slow disk never holds up reads
     writer_queue          = 8        # write batches waiting for the log's one writer
     stop_grace_seconds    = 5.0      # on SIGINT/SIGTERM, time in-flight calls get before they are cancelled
+    stop_timeout_seconds  = 20.0     # on SIGINT/SIGTERM, the process exits within this, stopped or not
+                                     # (more than stop_grace_seconds); a second signal exits at once
 
     [witness]                          # this node as a witness (cosigner) of its peers' logs
     key          = "<data_dir>/witness.key" # the witness's private key file (mode 0600; type 0x04,
@@ -148,7 +150,7 @@ from pypi_witness.config_values import (
     table as _table,
     vkey as _vkey,
 )
-from pypi_witness.errors import ConfigError
+from pypi_witness.errors import ConfigError, quoted
 
 DEFAULT_DATA_DIR = "pypi-witness-data"
 # Port 6962, after RFC 6962; loopback so that nothing is exposed by accident.
@@ -200,6 +202,9 @@ class LimitsConfig:
     writer_queue: int = 8
     # 5 s: long enough for any bounded call, short enough for a service manager.
     stop_grace_seconds: float = 5.0
+    # 20 s: the grace, then a write to commit and the stores to close (well under a
+    # second each); below systemd's 90 s default before it kills the process.
+    stop_timeout_seconds: float = 20.0
     # 32: an AddCheckpoint holds its gRPC thread until the witness state is on disk; with
     # 300 ms fsyncs and the writes sharing grpc_workers, 8 of them held every thread and
     # GetCheckpoint waited ~270 ms. These threads are the writes' own; a waiting thread
@@ -345,6 +350,7 @@ _LIMIT_CHECKS: dict[str, Callable[[str, object], Any]] = {
     "witness_writes": _integer(1, 1024),
     "writer_queue": _integer(1, 1_000_000),
     "stop_grace_seconds": _seconds,
+    "stop_timeout_seconds": _positive_seconds,
 }
 assert set(_LIMIT_CHECKS) == {f.name for f in fields(LimitsConfig)}
 
@@ -402,7 +408,7 @@ def _peer_checks(base: Path) -> dict[str, Callable[[str, object], Any]]:
 def _read_peers(peers: object, base: Path, allow_plaintext: bool) -> tuple[PeerConfig, ...]:
     """Every [[peers]] table, checked one by one and against each other (no two alike)."""
     if not isinstance(peers, list):
-        raise ConfigError(f"peers: must be an array of tables ([[peers]]), got {peers!r}")
+        raise ConfigError(f"peers: must be an array of tables ([[peers]]), got {quoted(peers)}")
     out: list[PeerConfig] = []
     seen: dict[tuple[str, object], int] = {}
     for i, raw in enumerate(peers):
@@ -496,6 +502,11 @@ def parse_config(data: Mapping[str, Any], base: Path) -> Config:
     node = NodeConfig(**{"data_dir": base / DEFAULT_DATA_DIR, **node_table})
     check_node_tls(node)
     limits = LimitsConfig(**_read_table("limits", _table("limits", data.get("limits", {})), _LIMIT_CHECKS))
+    if limits.stop_timeout_seconds <= limits.stop_grace_seconds:
+        raise ConfigError(
+            f"limits.stop_timeout_seconds: must be more than limits.stop_grace_seconds "
+            f"({limits.stop_timeout_seconds:g} is not more than {limits.stop_grace_seconds:g})"
+        )
     index = IndexConfig(**_read_table("index", _table("index", data.get("index", {})), _INDEX_CHECKS))
     policy = PolicyConfig(
         **_read_table("policy", _table("policy", data.get("policy", {})), {"file": _path(base), "faults": _integer(0, 1000)})

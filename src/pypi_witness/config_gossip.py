@@ -16,7 +16,7 @@ from typing import Any
 
 from pypi_witness.core.dispute_messages import MAX_REQUEST_BUCKETS
 from pypi_witness.core.gossip_config import GossipConfig
-from pypi_witness.errors import ConfigError
+from pypi_witness.errors import ConfigError, quoted
 
 GOSSIP_KEYS = tuple(f.name for f in fields(GossipConfig)) + ("timeout_seconds", "dispute_buckets_per_round")
 
@@ -41,15 +41,15 @@ def read_gossip(table: Mapping[str, Any]) -> GossipSettings:
             raise ConfigError(f"gossip.{key}: unknown key (known keys: {', '.join(GOSSIP_KEYS)})")
     timeout = values.pop("timeout_seconds", 5.0)
     if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not math.isfinite(timeout) or timeout <= 0:
-        raise ConfigError(f"gossip.timeout_seconds: must be a number above 0, got {timeout!r}")
+        raise ConfigError(f"gossip.timeout_seconds: must be a number above 0, got {quoted(timeout)}")
     buckets = values.pop("dispute_buckets_per_round", 4)
     if isinstance(buckets, bool) or not isinstance(buckets, int) or not 0 <= buckets <= MAX_REQUEST_BUCKETS:
         raise ConfigError(
-            f"gossip.dispute_buckets_per_round: must be an integer from 0 (off) to {MAX_REQUEST_BUCKETS}, got {buckets!r}"
+            f"gossip.dispute_buckets_per_round: must be an integer from 0 (off) to {MAX_REQUEST_BUCKETS}, got {quoted(buckets)}"
         )
     if values.get("evidence_fanout") == 0:
         values["evidence_fanout"] = None
     for key in ("interval", "jitter"):
         if key in values and (isinstance(values[key], bool) or not isinstance(values[key], int | float)):
-            raise ConfigError(f"gossip.{key}: must be a number of seconds, got {values[key]!r}")
+            raise ConfigError(f"gossip.{key}: must be a number of seconds, got {quoted(values[key])}")
     return GossipSettings(GossipConfig(**values), float(timeout), buckets)  # ConfigError names the key

@@ -3,9 +3,51 @@
 Every error the package raises on purpose is a ``WitnessError``. Each subclass
 carries the facts its handler needs, and the gRPC adapter and the CLI map them
 to a status code or exit code in one table each (by class, most specific first).
+
+A message that quotes a value it was given (a filename, an origin, a line of
+a note, a field of an index's answer) quotes it through ``quoted``, so that
+no input makes a message long (a gRPC status must fit in its metadata) or
+slow to build (the repr of a deep structure recurses).
 """
 
 from __future__ import annotations
+
+# Characters of a value that an error message quotes at most (``quoted``).
+QUOTE_CHARS = 100
+# Integers of at most this many bits are quoted in full (about 90 digits).
+_QUOTE_INT_BITS = 300
+
+
+def quoted(value: object, limit: int = QUOTE_CHARS) -> str:
+    """``value`` as an error message shows it: never more than ``limit`` characters of it.
+
+    Text: the repr of its first ``limit`` characters (control and invisible
+    characters escaped), followed by ``... (N characters)`` when it was cut;
+    bytes likewise. Integers: in decimal up to about 90 digits, else their
+    size in bits. None, booleans and floats: their repr. Anything else (a
+    list, a dict, an object): ``<type name of length N>`` (or ``<type name>``),
+    never its contents, whose repr could be huge or recurse without end.
+    The result is at most ``4 * limit + 40`` characters. Never raises.
+    """
+    if isinstance(value, str | bytes | bytearray | memoryview):
+        data = bytes(value) if isinstance(value, bytearray | memoryview) else value
+        text = repr(data[:limit])
+        if len(text) > 4 * limit:  # escapes make the repr longer than what it shows
+            text = text[: 4 * limit] + "..."
+        if len(data) <= limit:
+            return text
+        unit = "characters" if isinstance(data, str) else "bytes"
+        return f"{text}... ({len(data)} {unit})"
+    if value is None or isinstance(value, bool | float):
+        return repr(value)
+    if isinstance(value, int):
+        bits = value.bit_length()
+        return str(int(value)) if bits <= _QUOTE_INT_BITS else f"an integer of {bits} bits"
+    name = type(value).__name__
+    try:
+        return f"<{name} of length {len(value)}>"  # type: ignore[arg-type]
+    except Exception:  # no len(), or a hostile __len__
+        return f"<{name}>"
 
 
 class WitnessError(Exception):

@@ -222,6 +222,17 @@ def test_hostile_drip_sends_slowly_and_stops_on_close(server, index):
     server.close()  # must not wait for the drip to finish
 
 
+def test_hostile_deep_nests_the_first_string_of_an_xmlrpc_answer(server, index):
+    plain = xmlrpc_call(server.url, "changelog_since_serial", 0)
+    server.set_attacks(hostile="deep", deep_depth=1000)
+    (first, *rest), *others = xmlrpc_call(server.url, "changelog_since_serial", 0)
+    for _ in range(1000):
+        (first,) = first
+    assert [first, *rest] == plain[0] and others == plain[1:]
+    assert xmlrpc_call(server.url, "changelog_last_serial") == index.last_serial  # no string: as it was
+    assert get_json(server.url, f"/pypi/{a_file(server, index)[0]}/json").status == 200  # JSON: as it was
+
+
 def test_hostile_can_target_files(server, index):
     _, _, before = a_file(server, index)
     server.set_attacks(hostile="bad_json", hostile_on=["files"])

@@ -131,3 +131,36 @@ def test_killed_mid_catch_up_then_restarted_misses_and_repeats_nothing(data, tmp
         assert events == sorted(set(events))
         journal = index.changelog_since(0, 10**6)
         assert events == [row[4] for row in journal if row[3].startswith(("remove", "yank", "unyank"))]
+
+
+def test_a_deeply_nested_changelog_is_one_error_line_with_once(fake, data, tmp_path):
+    fake.set_attacks(hostile="deep", hostile_on=["xmlrpc"])  # a changelog row 1,000 arrays deep
+    run = follow(data, fake.url, "--once", "--config", config(tmp_path))
+    assert run.returncode == 1
+    assert "Traceback" not in run.stderr
+    line = run.stderr.strip().splitlines()[-1]
+    # The row is quoted field by field; the deep one by its type and length.
+    assert line.startswith("pypi-witness: error: changelog row 0 has a field of the wrong type: [<list of length 1>, ")
+    assert len(line) < 1000
+
+
+def test_follow_keeps_running_against_a_deeply_nested_changelog(fake, data, tmp_path):
+    fake.set_attacks(hostile="deep", hostile_on=["xmlrpc"])
+    (tmp_path / "poll.toml").write_text(QUICK.format(batch_rows=2000) + "poll_seconds = 0.1\n")
+    errors = tmp_path / "stderr.txt"
+    with errors.open("w") as stderr:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "pypi_witness.cli", "follow", "--data", str(data), "--index", fake.url,
+             "--config", str(tmp_path / "poll.toml")],
+            stdout=subprocess.DEVNULL, stderr=stderr,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60  # a guard against a hang, not a timing assertion
+        while errors.read_text().count("ALARM bad-response poll: changelog row 0") < 3:
+            assert proc.poll() is None, errors.read_text()
+            assert time.monotonic() < deadline, errors.read_text()
+            time.sleep(0.05)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert "Traceback" not in errors.read_text()

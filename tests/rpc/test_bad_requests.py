@@ -56,7 +56,7 @@ BAD_CALLS = [
     ("inclusion-u64", lambda c: c.inclusion_proof(U64, U64), OutOfRangeError, f"log of size {SIZE}"),
     ("consistency-backwards", lambda c: c.consistency_proof(10, 5), OutOfRangeError, "old size 10"),
     ("consistency-new-past", lambda c: c.consistency_proof(5, SIZE + 1), OutOfRangeError, f"log of size {SIZE}"),
-    ("lookup-unknown", lambda c: c.lookup("nope-1.0.tar.gz"), NotFoundError, f"nope-1.0.tar.gz is not in the log (checked up to size {SIZE})"),
+    ("lookup-unknown", lambda c: c.lookup("nope-1.0.tar.gz"), NotFoundError, f"'nope-1.0.tar.gz' is not in the log (checked up to size {SIZE})"),
     ("lookup-empty", lambda c: c.lookup(""), MalformedError, "filename is empty"),
     ("lookup-many-empty-name", lambda c: c.lookup_many(["a.whl", ""]), MalformedError, "filenames[1] is empty"),
     ("lookup-many-too-many", lambda c: c.lookup_many(["a.whl"] * (MAX_LOOKUP + 1)), MalformedError, f"at most {MAX_LOOKUP}"),

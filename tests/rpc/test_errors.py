@@ -128,3 +128,13 @@ def test_overloaded_carries_retry_after_both_ways():
     assert isinstance(back, OverloadedError) and back.retry_after == 7
     for value in ("-1", "x", "9" * 30, b"3"):
         assert error_from_status(Code.RESOURCE_EXHAUSTED, "m", ((RETRY_AFTER_KEY, value),)).retry_after is None
+
+
+@pytest.mark.parametrize("text", ["x" * 100_000, "\U0001f600" * 30_000, "\x00" * 50_000])
+def test_a_status_message_never_exceeds_max_status_bytes(text):
+    from pypi_witness.rpc.errors import MAX_STATUS_BYTES
+
+    message = status_for(MalformedError(f"bad: {text}")).message
+    assert len(message.encode()) <= MAX_STATUS_BYTES
+    assert message.startswith("bad: ") and message.endswith("...")
+    assert status_for(MalformedError("short")).message == "short"

@@ -83,6 +83,7 @@ def test_every_key(tmp_path):
             lookup_threads = 4
             writer_queue = 2
             stop_grace_seconds = 1.5
+            stop_timeout_seconds = 4
 
             [index]
             url = "http://127.0.0.1:8080/mirror/"
@@ -98,7 +99,7 @@ def test_every_key(tmp_path):
     assert config.node.listen == "[::1]:7000"
     assert config.node.origin == "witness.example.org/pypi"
     assert config.node.log_key_path == Path("/etc/pypi-witness/log.key")
-    assert config.limits == LimitsConfig(3, 64, 1 << 20, 250, 300, 4, 2, 1.5)
+    assert config.limits == LimitsConfig(3, 64, 1 << 20, 250, 300, 4, 2, 1.5, 4.0)
     assert config.peers == ()
     assert config.index == IndexConfig(url="http://127.0.0.1:8080/mirror", poll_seconds=5.0, sample_rate=0.25, late_file_days=0)
 
@@ -118,6 +119,11 @@ def test_whole_seconds_are_accepted(tmp_path):
         ("[limits]\nstop_grace_seconds = -1", "limits.stop_grace_seconds: must be a number of seconds, 0 or more"),
         ("[limits]\nstop_grace_seconds = nan", "limits.stop_grace_seconds"),
         ("[limits]\nstop_grace_seconds = '5'", "limits.stop_grace_seconds"),
+        ("[limits]\nstop_timeout_seconds = 0", "limits.stop_timeout_seconds"),
+        (
+            "[limits]\nstop_grace_seconds = 30",
+            "limits.stop_timeout_seconds: must be more than limits.stop_grace_seconds (20 is not more than 30)",
+        ),
         ("[limits]\nmax_page = 3", "limits.max_page: unknown key (known keys: grpc_workers, "),
         ("[nodes]", "nodes: unknown section"),
         ("listen = '127.0.0.1:1'", "listen: unknown section"),

@@ -196,6 +196,7 @@ async def test_one_witness_key_never_cosigns_two_forks_or_a_smaller_tree_through
             await wait_serving(address)
             # 0. Honest growth by gossip: the gossip door cosigns (first use, then with a proof).
             await gossip(gossip_client, "a", 5)
+            await harvest(gossip_client)  # the cosignature of 5 is on the head only until 8 replaces it
             await gossip(gossip_client, "a", 8)
             await harvest(gossip_client)
             # 1. Fork A by add-checkpoint, then fork B at the same size by gossip (first use there).

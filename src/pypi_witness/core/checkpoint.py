@@ -26,7 +26,7 @@ from pypi_witness.core.note import (
     sign_note,
     verify_note,
 )
-from pypi_witness.errors import NoteError, SignatureError
+from pypi_witness.errors import NoteError, SignatureError, quoted
 
 HASH_SIZE = 32
 MAX_SIZE = 2**63 - 1
@@ -67,7 +67,7 @@ class Checkpoint:
             raise NoteError("checkpoint has an empty extension line")
         for line in (self.origin, *self.extensions):
             if "\n" in line:
-                raise NoteError(f"checkpoint line contains a newline: {line!r}")
+                raise NoteError(f"checkpoint line contains a newline: {quoted(line)}")
             check_text(line)
 
     def body(self) -> str:
@@ -80,7 +80,7 @@ def _parse_size(line: str) -> int:
     """Parse the tree size line: ASCII decimal, no leading zeros, at most 2**63-1."""
     # SPEC: tlog-checkpoint — ASCII decimal tree size with no leading zeroes (unless it is 0)
     if len(line) > _MAX_SIZE_DIGITS or _DECIMAL.fullmatch(line) is None:
-        raise NoteError(f"checkpoint size is not a decimal without leading zeros: {line!r}")
+        raise NoteError(f"checkpoint size is not a decimal without leading zeros: {quoted(line)}")
     size = int(line)
     if size > MAX_SIZE:
         raise NoteError(f"checkpoint size {size} exceeds 2**63-1")
@@ -127,7 +127,7 @@ def sign_checkpoint(checkpoint: Checkpoint, signer: Signer) -> bytes:
     """
     # SPEC: tlog-checkpoint — the log's key name SHOULD match the origin line (required here)
     if signer.name != checkpoint.origin:
-        raise NoteError(f"log key {signer.name!r} is not named after origin {checkpoint.origin!r}")
+        raise NoteError(f"log key {quoted(signer.name)} is not named after origin {quoted(checkpoint.origin)}")
     return sign_note(checkpoint.body(), [signer])
 
 
@@ -138,7 +138,7 @@ def _verified_cosignatures(
     known: dict[tuple[str, bytes], Verifier] = {}
     for cosigner in cosigners:
         if cosigner.alg != ALG_COSIGNATURE_V1:
-            raise NoteError(f"cosigner {cosigner.name!r} has type 0x{cosigner.alg:02x}, not 0x04")
+            raise NoteError(f"cosigner {quoted(cosigner.name)} has type 0x{cosigner.alg:02x}, not 0x04")
         known[(cosigner.name, cosigner.key_id)] = cosigner
     found: dict[tuple[str, bytes], Cosignature] = {}
     for sig in signatures:
@@ -171,10 +171,10 @@ def open_checkpoint(
     note = parse_note(data)
     checkpoint = parse_checkpoint(note.text)
     if log_verifier.alg != ALG_ED25519:
-        raise SignatureError(f"log key {log_verifier.name!r} has type 0x{log_verifier.alg:02x}, not 0x01")
+        raise SignatureError(f"log key {quoted(log_verifier.name)} has type 0x{log_verifier.alg:02x}, not 0x01")
     # SPEC: tlog-checkpoint — the log's key name SHOULD match the origin line (required here)
     if checkpoint.origin != log_verifier.name:
-        raise SignatureError(f"checkpoint origin {checkpoint.origin!r} is not the log key name {log_verifier.name!r}")
+        raise SignatureError(f"checkpoint origin {quoted(checkpoint.origin)} is not the log key name {quoted(log_verifier.name)}")
     verify_note(note, [log_verifier])
     cosignatures = _verified_cosignatures(checkpoint, note.signatures, cosigners)
     return SignedCheckpoint(checkpoint, bytes(data), cosignatures)

@@ -30,7 +30,7 @@ from pypi_witness.core.note import (
     format_note,
     parse_note,
 )
-from pypi_witness.errors import NoteError, SignatureError
+from pypi_witness.errors import NoteError, SignatureError, quoted
 
 if TYPE_CHECKING:
     from pypi_witness.core.checkpoint import Checkpoint
@@ -109,7 +109,7 @@ class Cosignature:
         body = signature.signature
         # SPEC: tlog-cosignature — the signature MUST be a timestamped_signature (8 + 64 bytes for Ed25519)
         if len(body) != COSIGNATURE_SIZE:
-            raise NoteError(f"cosignature from {signature.name!r} is {len(body)} bytes after the key id, not 72")
+            raise NoteError(f"cosignature from {quoted(signature.name)} is {len(body)} bytes after the key id, not 72")
         timestamp = int.from_bytes(body[:TIMESTAMP_SIZE], "big")
         return cls(signature.name, signature.key_id, timestamp, body[TIMESTAMP_SIZE:])
 
@@ -123,7 +123,7 @@ def cosign(checkpoint: Checkpoint, signer: Signer, timestamp: int) -> Cosignatur
     """
     # SPEC: tlog-cosignature — Ed25519 cosigner key ID uses signature type 0x04
     if signer.alg != ALG_COSIGNATURE_V1:
-        raise NoteError(f"signer {signer.name!r} has type 0x{signer.alg:02x}; cosignatures need 0x04")
+        raise NoteError(f"signer {quoted(signer.name)} has type 0x{signer.alg:02x}; cosignatures need 0x04")
     message = cosigned_message(checkpoint.body(), timestamp)
     return Cosignature(signer.name, signer.key_id, timestamp, signer.sign(message))
 
@@ -136,7 +136,7 @@ def verify_cosignature(checkpoint: Checkpoint, cosignature: Cosignature, verifie
     signature over the cosigned message does not verify.
     """
     if verifier.alg != ALG_COSIGNATURE_V1:
-        raise SignatureError(f"verifier {verifier.name!r} has type 0x{verifier.alg:02x}, not a cosigner (0x04)")
+        raise SignatureError(f"verifier {quoted(verifier.name)} has type 0x{verifier.alg:02x}, not a cosigner (0x04)")
     # SPEC: tlog-cosignature — clients ignore signature lines that don't match the name and key ID
     if (cosignature.name, cosignature.key_id) != (verifier.name, verifier.key_id):
         raise SignatureError(

@@ -51,7 +51,7 @@ from pypi_witness.core.dispute_messages import (
     BucketRoot,
     DisputeMessage,
 )
-from pypi_witness.errors import ConfigError, MalformedError
+from pypi_witness.errors import ConfigError, MalformedError, quoted
 
 __all__ = ["BucketReader", "Dispute", "DisputeFinder", "Effect", "Send"]
 
@@ -124,9 +124,9 @@ class DisputeFinder:
             ("reply_bytes", reply_bytes, 1, 1 << 31),
         ):
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-                raise ConfigError(f"dispute finder {name} must be an integer in {low}..{high}, not {value!r}")
+                raise ConfigError(f"dispute finder {name} must be an integer in {low}..{high}, not {quoted(value)}")
         if not pending_seconds > 0:
-            raise ConfigError(f"dispute finder pending_seconds must be > 0, not {pending_seconds!r}")
+            raise ConfigError(f"dispute finder pending_seconds must be > 0, not {quoted(pending_seconds)}")
         self._reader = reader
         self.buckets_per_round = buckets_per_round
         self.digest_width = digest_width

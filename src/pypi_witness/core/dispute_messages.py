@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pypi_witness.core.buckets import BUCKETS, DIGEST_BYTES, Entry, bucket_of
 from pypi_witness.core.framing import MAX_INT, FrameReader, FrameWriter
 from pypi_witness.core.record_fields import DOT_NAMES, bad_filename_char
-from pypi_witness.errors import MalformedError
+from pypi_witness.errors import MalformedError, quoted
 
 MIN_DIGEST_WIDTH = 8
 MAX_REQUEST_BUCKETS = 64
@@ -47,7 +47,7 @@ _DECIMAL = re.compile("0|[1-9][0-9]{0,18}")
 
 def _check_bucket(bucket: object) -> None:
     if isinstance(bucket, bool) or not isinstance(bucket, int) or not 0 <= bucket < BUCKETS:
-        raise MalformedError(f"bucket {bucket!r} is not in 0..{BUCKETS - 1}")
+        raise MalformedError(f"bucket {quoted(bucket)} is not in 0..{BUCKETS - 1}")
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ class BucketRoot:
         if not isinstance(self.root, bytes) or len(self.root) != DIGEST_BYTES:
             raise MalformedError(f"a bucket root is {DIGEST_BYTES} bytes")
         if isinstance(self.size, bool) or not isinstance(self.size, int) or not 0 <= self.size <= MAX_INT:
-            raise MalformedError(f"log size {self.size!r} is not in 0..2**63-1")
+            raise MalformedError(f"log size {quoted(self.size)} is not in 0..2**63-1")
 
 
 @dataclass(frozen=True)
@@ -111,14 +111,14 @@ def check_entry(entry: object, bucket: int) -> None:
         or bad_filename_char(filename)
         or filename in DOT_NAMES
     ):
-        raise MalformedError(f"{str(filename)[:80]!r} is not a file name of at most {MAX_FILENAME_BYTES} bytes")
+        raise MalformedError(f"{quoted(filename)} is not a file name of at most {MAX_FILENAME_BYTES} bytes")
     for name, digest in (("sha256", sha256), ("blake2b", blake2b)):
         if not isinstance(digest, str) or _HEX64.fullmatch(digest) is None:
-            raise MalformedError(f"{name} of {filename!r} is not 64 lowercase hex digits")
+            raise MalformedError(f"{name} of {quoted(filename)} is not 64 lowercase hex digits")
     if isinstance(size, bool) or not isinstance(size, int) or not 0 <= size <= MAX_INT:
-        raise MalformedError(f"size of {filename!r} is not in 0..2**63-1")
+        raise MalformedError(f"size of {quoted(filename)} is not in 0..2**63-1")
     if bucket_of(filename) != bucket:
-        raise MalformedError(f"{filename!r} is not in bucket {bucket}")
+        raise MalformedError(f"{quoted(filename)} is not in bucket {bucket}")
 
 
 @dataclass(frozen=True)
@@ -187,4 +187,4 @@ def read_body(kind: str, r: FrameReader) -> DisputeMessage:
         bucket = r.number("bucket", BUCKETS - 1)
         count = r.number("count", MAX_BUCKET_FILES)
         return BucketFiles(bucket, tuple(_read_entry(r) for _ in range(count)))
-    raise r.fail(f"unknown message type {kind[:40]!r}")
+    raise r.fail(f"unknown message type {quoted(kind)}")

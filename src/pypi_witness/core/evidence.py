@@ -53,7 +53,7 @@ from pypi_witness.core.checkpoint import Checkpoint, open_checkpoint, parse_chec
 from pypi_witness.core.framing import FrameReader, FrameWriter
 from pypi_witness.core.merkle import full_proof_roots
 from pypi_witness.core.note import Note, Verifier, format_note, parse_note
-from pypi_witness.errors import EvidenceError, MalformedError, NoteError, ProofError
+from pypi_witness.errors import EvidenceError, MalformedError, NoteError, ProofError, quoted
 
 MAGIC = "pypi-witness/evidence/v1"
 SAME_SIZE = "same-size"
@@ -111,9 +111,9 @@ def _note_checkpoint(data: bytes, origin: str, which: str) -> Checkpoint:
     except NoteError as exc:
         raise MalformedError(f"evidence: the {which} note is malformed: {exc}") from None
     if len(note.signatures) != 1 or note.signatures[0].name != origin:
-        raise MalformedError(f"evidence: the {which} note must carry exactly one signature, by {origin!r}")
+        raise MalformedError(f"evidence: the {which} note must carry exactly one signature, by {quoted(origin)}")
     if checkpoint.origin != origin:
-        raise MalformedError(f"evidence: the {which} note is for {checkpoint.origin!r}, not {origin!r}")
+        raise MalformedError(f"evidence: the {which} note is for {quoted(checkpoint.origin)}, not {quoted(origin)}")
     return checkpoint
 
 
@@ -130,7 +130,7 @@ def parse_evidence(data: bytes) -> Evidence:
     r = FrameReader(data, "evidence")
     kind = r.line(MAGIC)
     if kind not in KINDS:
-        raise r.fail(f"unknown evidence kind {kind[:40]!r} (known: {', '.join(KINDS)})")
+        raise r.fail(f"unknown evidence kind {quoted(kind)} (known: {', '.join(KINDS)})")
     origin = r.line("origin")
     notes = (r.block("note", MAX_NOTE_BYTES), r.block("note", MAX_NOTE_BYTES))
     proof: list[bytes] = []

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 
 from pypi_witness.core.note import decode_base64, encode_base64
-from pypi_witness.errors import MalformedError, NoteError
+from pypi_witness.errors import MalformedError, NoteError, quoted
 
 _DECIMAL = re.compile(rb"0|[1-9][0-9]{0,18}")
 MAX_INT = 2**63 - 1
@@ -89,15 +89,15 @@ class FrameReader:
         prefix = keyword.encode("ascii") + b" "
         if not raw.startswith(prefix) or len(raw) == len(prefix):
             self._pos = start
-            raise self.fail(f"expected a {keyword!r} line, got {raw[:60]!r}")
+            raise self.fail(f"expected a {quoted(keyword)} line, got {quoted(raw)}")
         try:
             value = raw[len(prefix) :].decode("utf-8")
         except UnicodeDecodeError:
             self._pos = start
-            raise self.fail(f"the {keyword!r} line is not valid UTF-8") from None
+            raise self.fail(f"the {quoted(keyword)} line is not valid UTF-8") from None
         if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
             self._pos = start
-            raise self.fail(f"the {keyword!r} line holds a control character")
+            raise self.fail(f"the {quoted(keyword)} line holds a control character")
         return value
 
     def bare(self, keyword: str) -> None:
@@ -106,13 +106,13 @@ class FrameReader:
         raw = self._raw_line()
         if raw != keyword.encode("ascii"):
             self._pos = start
-            raise self.fail(f"expected {keyword!r}, got {raw[:60]!r}")
+            raise self.fail(f"expected {quoted(keyword)}, got {quoted(raw)}")
 
     def number(self, keyword: str, maximum: int = MAX_INT) -> int:
         """Read ``keyword <decimal>\\n``: no sign, no leading zeros, at most ``maximum``."""
         value = self.line(keyword)
         if _DECIMAL.fullmatch(value.encode("ascii", "replace")) is None or int(value) > maximum:
-            raise self.fail(f"the {keyword!r} value is not a decimal in 0..{maximum}: {value[:30]!r}")
+            raise self.fail(f"the {quoted(keyword)} value is not a decimal in 0..{maximum}: {quoted(value)}")
         return int(value)
 
     def hash(self, keyword: str) -> bytes:
@@ -123,7 +123,7 @@ class FrameReader:
         except NoteError as exc:
             raise self.fail(str(exc)) from None
         if len(raw) != 32:
-            raise self.fail(f"the {keyword!r} hash is {len(raw)} bytes, not 32")
+            raise self.fail(f"the {quoted(keyword)} hash is {len(raw)} bytes, not 32")
         return raw
 
     def block(self, keyword: str, maximum: int) -> bytes:
@@ -131,7 +131,7 @@ class FrameReader:
         size = self.number(keyword, maximum)
         end = self._pos + size
         if end > len(self._data):
-            raise self.fail(f"the {keyword!r} block is cut short ({len(self._data) - self._pos} of {size} bytes)")
+            raise self.fail(f"the {quoted(keyword)} block is cut short ({len(self._data) - self._pos} of {size} bytes)")
         data = self._data[self._pos : end]
         self._pos = end
         return data

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from pypi_witness.core.note import Verifier
-from pypi_witness.errors import ConfigError
+from pypi_witness.errors import ConfigError, quoted
 
 
 class Randomness(Protocol):
@@ -49,7 +49,7 @@ class GossipConfig:
             ints["evidence_fanout"] = (self.evidence_fanout, 1)
         for key, (value, least) in ints.items():
             if not isinstance(value, int) or isinstance(value, bool) or value < least:
-                raise ConfigError(f"gossip {key} must be an integer >= {least}, not {value!r}")
+                raise ConfigError(f"gossip {key} must be an integer >= {least}, not {quoted(value)}")
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from pypi_witness.core import dispute_messages
 from pypi_witness.core.dispute_messages import DisputeMessage
 from pypi_witness.core.framing import FrameReader, FrameWriter
 from pypi_witness.core.verdict_record import MAX_VERDICT_BYTES
-from pypi_witness.errors import MalformedError
+from pypi_witness.errors import MalformedError, quoted
 
 MAGIC = "pypi-witness/gossip/v1"
 MAX_HEADS = 1024
@@ -67,7 +67,7 @@ class EvidenceAck:
 
     def __post_init__(self) -> None:
         if not isinstance(self.evidence_id, str) or _ID.fullmatch(self.evidence_id) is None:
-            raise MalformedError(f"evidence id is not 64 lowercase hex digits: {str(self.evidence_id)[:70]!r}")
+            raise MalformedError(f"evidence id is not 64 lowercase hex digits: {quoted(self.evidence_id)}")
 
 
 @dataclass(frozen=True)
@@ -119,7 +119,7 @@ _DISPUTE_KINDS = dict(zip(_DISPUTE_TYPES, dispute_messages.KINDS))
 def _check_sizes(old_size: int, new_size: int) -> None:
     for size in (old_size, new_size):
         if not isinstance(size, int) or isinstance(size, bool) or not 0 <= size <= MAX_SIZE:
-            raise MalformedError(f"tree size {size!r} is not an int in 0..2**63-1")
+            raise MalformedError(f"tree size {quoted(size)} is not an int in 0..2**63-1")
     if not 0 < old_size < new_size:
         raise MalformedError(f"a proof needs 0 < old size < new size, not {old_size} and {new_size}")
 
@@ -178,6 +178,6 @@ def decode(data: bytes) -> Message:
     elif kind in dispute_messages.KINDS:
         message = dispute_messages.read_body(kind, r)
     else:
-        raise r.fail(f"unknown message type {kind[:40]!r}")
+        raise r.fail(f"unknown message type {quoted(kind)}")
     r.end()
     return message

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import nacl.exceptions
 import nacl.signing
 
-from pypi_witness.errors import NoteError, SignatureError
+from pypi_witness.errors import NoteError, SignatureError, quoted
 
 ALG_ED25519 = 0x01
 ALG_COSIGNATURE_V1 = 0x04
@@ -71,9 +71,9 @@ def decode_base64(text: str, what: str) -> bytes:
         # SPEC: signed-note — base64 is the standard encoding of RFC 4648 §4
         data = base64.b64decode(text.encode("ascii"), validate=True)
     except (UnicodeEncodeError, binascii.Error, ValueError):
-        raise NoteError(f"{what} is not valid base64: {text!r}") from None
+        raise NoteError(f"{what} is not valid base64: {quoted(text)}") from None
     if encode_base64(data) != text:
-        raise NoteError(f"{what} is not canonical base64: {text!r}")
+        raise NoteError(f"{what} is not canonical base64: {quoted(text)}")
     return data
 
 
@@ -91,7 +91,7 @@ def check_text(text: str) -> None:
     match = _CONTROL_CHARS.search(text)
     # SPEC: signed-note — MUST NOT contain ASCII control characters other than newline
     if match is not None:
-        raise NoteError(f"note contains control character {match.group()!r} at offset {match.start()}")
+        raise NoteError(f"note contains control character {quoted(match.group())} at offset {match.start()}")
 
 
 def _check_key_name(name: str) -> None:
@@ -101,7 +101,7 @@ def _check_key_name(name: str) -> None:
         raise NoteError("key name is empty")
     # SPEC: signed-note — key names MUST NOT contain Unicode spaces or plus (U+002B)
     if "+" in name or any(ch.isspace() for ch in name):
-        raise NoteError(f"key name {name!r} contains a space or '+'")
+        raise NoteError(f"key name {quoted(name)} contains a space or '+'")
     check_text(name)
 
 
@@ -159,13 +159,13 @@ class Verifier:
         object.__setattr__(self, "public_key", bytes(self.public_key))
         _check_key_name(self.name)
         if self.alg not in SUPPORTED_ALGS:
-            raise NoteError(f"unsupported signature type 0x{self.alg:02x} for key {self.name!r}")
+            raise NoteError(f"unsupported signature type 0x{self.alg:02x} for key {quoted(self.name)}")
         if len(self.public_key) != ED25519_PUBLIC_KEY_SIZE:
             raise NoteError(f"Ed25519 public key is {len(self.public_key)} bytes, not 32")
         expected = key_id(self.name, self.alg, self.public_key)
         # SPEC: signed-note — key ID = SHA-256(key name || 0x0A || signature type || public key)[:4]
         if self.key_id != expected:
-            raise NoteError(f"key id {self.key_id.hex()} of {self.name!r} does not match computed {expected.hex()}")
+            raise NoteError(f"key id {self.key_id.hex()} of {quoted(self.name)} does not match computed {expected.hex()}")
 
     @classmethod
     def from_public_key(cls, name: str, public_key: bytes, alg: int = ALG_ED25519) -> Verifier:
@@ -297,7 +297,7 @@ class NoteSignature:
             raise NoteError(f"key id is {len(self.key_id)} bytes, not 4")
         # SPEC: signed-note — signatures are the base64 encoding of 4+n bytes (n >= 1 here)
         if not self.signature:
-            raise NoteError(f"signature from {self.name!r} is empty")
+            raise NoteError(f"signature from {quoted(self.name)} is empty")
 
 
 @dataclass(frozen=True)
@@ -330,16 +330,16 @@ def _parse_signature_line(line: str) -> NoteSignature:
     """Parse one signature line (without its newline)."""
     # SPEC: signed-note — signature line: em dash (U+2014), space, key name, space, base64, newline
     if not line.startswith(SIGNATURE_LINE_PREFIX):
-        raise NoteError(f"signature line does not start with an em dash and a space: {line!r}")
+        raise NoteError(f"signature line does not start with an em dash and a space: {quoted(line)}")
     fields = line[len(SIGNATURE_LINE_PREFIX) :].split(" ")
     if len(fields) != 2:
-        raise NoteError(f"signature line is not '— <name> <base64>': {line!r}")
+        raise NoteError(f"signature line is not '— <name> <base64>': {quoted(line)}")
     name, payload_b64 = fields
     _check_key_name(name)
-    payload = decode_base64(payload_b64, f"signature of {name!r}")
+    payload = decode_base64(payload_b64, f"signature of {quoted(name)}")
     # SPEC: signed-note — signatures are the base64 encoding of 4+n bytes (key ID first)
     if len(payload) <= KEY_ID_SIZE:
-        raise NoteError(f"signature of {name!r} is {len(payload)} bytes, need at least 5")
+        raise NoteError(f"signature of {quoted(name)} is {len(payload)} bytes, need at least 5")
     return NoteSignature(name, payload[:KEY_ID_SIZE], payload[KEY_ID_SIZE:])
 
 
@@ -396,7 +396,7 @@ def sign_note(text: str, signers: Sequence[Signer]) -> bytes:
     """
     for signer in signers:
         if signer.alg != ALG_ED25519:
-            raise NoteError(f"signer {signer.name!r} has type 0x{signer.alg:02x}; only 0x01 signs notes")
+            raise NoteError(f"signer {quoted(signer.name)} has type 0x{signer.alg:02x}; only 0x01 signs notes")
     check_text(text)
     message = text.encode("utf-8")
     # SPEC: signed-note — Ed25519 signatures are generated according to RFC 8032 over the note text

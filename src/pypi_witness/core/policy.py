@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from pypi_witness.core.note import ALG_COSIGNATURE_V1, ALG_ED25519, Verifier
-from pypi_witness.errors import NoteError, PolicyError
+from pypi_witness.errors import NoteError, PolicyError, quoted
 
 NONE = "none"
 KEYWORDS = ("log", "witness", "group", "quorum")
@@ -56,7 +56,7 @@ def _encode(text: str) -> bytes:
     try:
         return text.encode("utf-8", "surrogateescape")
     except UnicodeEncodeError:
-        raise PolicyError(f"{text!r} holds a lone surrogate that no octet string decodes to") from None
+        raise PolicyError(f"{quoted(text)} holds a lone surrogate that no octet string decodes to") from None
 
 
 @dataclass(frozen=True)
@@ -112,42 +112,42 @@ class _Builder:
             raise PolicyError(f"{what} name is empty", line)
         raw = _encode(name)
         if _WHITESPACE.search(raw) or b"\n" in raw:
-            raise PolicyError(f"{what} name {name!r} contains a space, tab or newline", line)
+            raise PolicyError(f"{what} name {quoted(name)} contains a space, tab or newline", line)
         bad = _FORBIDDEN_OCTET.search(raw)
         if bad:
-            raise PolicyError(f"{what} name {name!r} contains the control octet 0x{bad.group()[0]:02x}", line)
+            raise PolicyError(f"{what} name {quoted(name)} contains the control octet 0x{bad.group()[0]:02x}", line)
         # SPEC: tlog-policy — the special name `none` is predefined
         if name == NONE:
             raise PolicyError(f"'{NONE}' is predefined and cannot name a {what}", line)
         # SPEC: tlog-policy — witnesses and groups share a single namespace
         if name in self.names:
-            raise PolicyError(f"name {name!r} is already defined", line)
+            raise PolicyError(f"name {quoted(name)} is already defined", line)
 
     def _check_url(self, url: str | None, line: int | None) -> None:
         if url is None:
             return
         if not isinstance(url, str) or not url or _WHITESPACE.search(_encode(url)) or "\n" in url:
-            raise PolicyError(f"URL {url!r} is empty or contains whitespace", line)
+            raise PolicyError(f"URL {quoted(url)} is empty or contains whitespace", line)
         bad = _FORBIDDEN_OCTET.search(_encode(url))
         if bad:
             raise PolicyError(f"URL contains the control octet 0x{bad.group()[0]:02x}", line)
         # Not a spec rule: '#' starts a comment only at the start of a line, so a
         # URL field starting with '#' is almost surely a misplaced trailing comment.
         if url.startswith("#"):
-            raise PolicyError(f"URL {url!r} starts with '#'; comments must be on their own line", line)
+            raise PolicyError(f"URL {quoted(url)} starts with '#'; comments must be on their own line", line)
 
     def add_log(self, log: PolicyLog, line: int | None) -> None:
         # SPEC: tlog-policy / tlog-checkpoint — log keys are Ed25519 note keys (type 0x01)
         if log.verifier.alg != ALG_ED25519:
             raise PolicyError(
-                f"log key {log.verifier.name!r} has type 0x{log.verifier.alg:02x}; a log key must be 0x01 (Ed25519)",
+                f"log key {quoted(log.verifier.name)} has type 0x{log.verifier.alg:02x}; a log key must be 0x01 (Ed25519)",
                 line,
             )
         self._check_url(log.url, line)
         # SPEC: tlog-policy — duplicate logs (same underlying public key) are not allowed
         other = self.log_keys.get(log.verifier.public_key)
         if other is not None:
-            raise PolicyError(f"log key {log.verifier.name!r} has the same public key as log {other!r}", line)
+            raise PolicyError(f"log key {quoted(log.verifier.name)} has the same public key as log {quoted(other)}", line)
         self.log_keys[log.verifier.public_key] = log.verifier.name
         self.logs.append(log)
 
@@ -156,7 +156,7 @@ class _Builder:
         # SPEC: tlog-policy / tlog-cosignature — witness keys are cosignature/v1 keys (type 0x04)
         if witness.verifier.alg != ALG_COSIGNATURE_V1:
             raise PolicyError(
-                f"witness {witness.name!r} key has type 0x{witness.verifier.alg:02x}; "
+                f"witness {quoted(witness.name)} key has type 0x{witness.verifier.alg:02x}; "
                 "a witness key must be 0x04 (cosignature/v1)",
                 line,
             )
@@ -164,7 +164,7 @@ class _Builder:
         # SPEC: tlog-policy — duplicate witnesses (same underlying public key) are not allowed
         other = self.witness_keys.get(witness.verifier.public_key)
         if other is not None:
-            raise PolicyError(f"witness {witness.name!r} has the same public key as witness {other!r}", line)
+            raise PolicyError(f"witness {quoted(witness.name)} has the same public key as witness {quoted(other)}", line)
         self.witness_keys[witness.verifier.public_key] = witness.name
         self.names.add(witness.name)
         self.witnesses.append(witness)
@@ -174,25 +174,25 @@ class _Builder:
         n = len(group.members)
         # SPEC: tlog-policy — at least one member must be listed (n >= 1)
         if n == 0:
-            raise PolicyError(f"group {group.name!r} has no members", line)
+            raise PolicyError(f"group {quoted(group.name)} has no members", line)
         # SPEC: tlog-policy — it is required that 1 <= k <= n
         if not isinstance(group.threshold, int) or isinstance(group.threshold, bool) or not 1 <= group.threshold <= n:
-            raise PolicyError(f"group {group.name!r} threshold {group.threshold} is not in 1..{n}", line)
+            raise PolicyError(f"group {quoted(group.name)} threshold {group.threshold} is not in 1..{n}", line)
         seen: set[str] = set()
         for member in group.members:
             # SPEC: tlog-policy — `none` is invalid as a group member
             if member == NONE:
-                raise PolicyError(f"group {group.name!r}: '{NONE}' cannot be a group member", line)
+                raise PolicyError(f"group {quoted(group.name)}: '{NONE}' cannot be a group member", line)
             # SPEC: tlog-policy — a group can only reference names defined on preceding lines
             if member not in self.names:
-                raise PolicyError(f"group {group.name!r}: member {member!r} is not defined on an earlier line", line)
+                raise PolicyError(f"group {quoted(group.name)}: member {quoted(member)} is not defined on an earlier line", line)
             if member in seen:
-                raise PolicyError(f"group {group.name!r} lists {member!r} twice", line)
+                raise PolicyError(f"group {quoted(group.name)} lists {quoted(member)} twice", line)
             # SPEC: tlog-policy — each defined name can be listed as a group member at most once
             # (in the whole file, so a witness contributes to the quorum in only one way)
             if member in self.group_members:
                 raise PolicyError(
-                    f"group {group.name!r}: {member!r} is already a member of group {self.group_members[member]!r}",
+                    f"group {quoted(group.name)}: {quoted(member)} is already a member of group {quoted(self.group_members[member])}",
                     line,
                 )
             seen.add(member)
@@ -207,7 +207,7 @@ class _Builder:
             raise PolicyError("there is more than one quorum line", line)
         # SPEC: tlog-policy — the quorum names a witness or group defined earlier, or `none`
         if name is not None and name not in self.names:
-            raise PolicyError(f"quorum {name!r} is not a witness or group defined on an earlier line", line)
+            raise PolicyError(f"quorum {quoted(name)} is not a witness or group defined on an earlier line", line)
         self.quorum = name
         self.quorum_set = True
 
@@ -289,7 +289,7 @@ def _parse_threshold(text: str, group: str, n: int, line: int) -> int:
         return n
     # SPEC: tlog-policy — a numeric k must be written in decimal
     if _DECIMAL.fullmatch(text) is None or len(text) > _MAX_THRESHOLD_DIGITS:
-        raise PolicyError(f"group {group!r} threshold {text!r} is not 'any', 'all' or a decimal number", line)
+        raise PolicyError(f"group {quoted(group)} threshold {quoted(text)} is not 'any', 'all' or a decimal number", line)
     return int(text)
 
 
@@ -302,7 +302,7 @@ def _parse_line(fields: list[str], builder: _Builder, line: int) -> None:
     elif keyword == "witness":
         if len(args) not in (2, 3):
             raise PolicyError(f"'witness' takes a name, a vkey and an optional URL, got {len(args)} fields", line)
-        verifier = _parse_key(args[1], f"witness {args[0]!r}", line)
+        verifier = _parse_key(args[1], f"witness {quoted(args[0])}", line)
         builder.add_witness(PolicyWitness(args[0], verifier, args[2] if len(args) == 3 else None), line)
     elif keyword == "group":
         if len(args) < 3:
@@ -314,7 +314,7 @@ def _parse_line(fields: list[str], builder: _Builder, line: int) -> None:
             raise PolicyError(f"'quorum' takes exactly one name, got {len(args)}", line)
         builder.set_quorum(None if args[0] == NONE else args[0], line)
     else:
-        raise PolicyError(f"unknown keyword {keyword!r} (expected one of {', '.join(KEYWORDS)})", line)
+        raise PolicyError(f"unknown keyword {quoted(keyword)} (expected one of {', '.join(KEYWORDS)})", line)
 
 
 def parse_policy(data: bytes) -> Policy:

@@ -40,7 +40,7 @@ from pypi_witness.core.quorum_safety import (
     split_view_possible,
     warnings,
 )
-from pypi_witness.errors import NoteError, QuorumError, SignatureError
+from pypi_witness.errors import NoteError, QuorumError, SignatureError, quoted
 
 __all__ = [
     "CheckedCheckpoint",
@@ -103,9 +103,9 @@ class QuorumResult:
             have = ", ".join(group.satisfied_members) or "none"
             parts.append(f"{len(group.satisfied_members)} of {group.threshold} needed members ({have})")
         elif self.quorum is not None:
-            parts.append(f"witness {self.quorum!r} {'cosigned' if self.satisfied else 'did not cosign'}")
+            parts.append(f"witness {quoted(self.quorum)} {'cosigned' if self.satisfied else 'did not cosign'}")
         short = [
-            f"group {g.name!r} has {len(g.satisfied_members)} of {g.threshold}"
+            f"group {quoted(g.name)} has {len(g.satisfied_members)} of {g.threshold}"
             for g in self.groups.values()
             if not g.satisfied and g.name != self.quorum
         ]
@@ -223,7 +223,7 @@ def check_checkpoint(policy: Policy, note: bytes, extra_logs: Sequence[Verifier]
     candidates = [*policy.logs_for_origin(origin), *(PolicyLog(v) for v in extra_logs if v.name == origin)]
     # SPEC: tlog-policy — a checkpoint is valid only if signed by one of the listed logs
     if not candidates:
-        raise SignatureError(f"checkpoint origin {origin!r} is not a log the policy trusts")
+        raise SignatureError(f"checkpoint origin {quoted(origin)} is not a log the policy trusts")
     first_error: SignatureError | None = None
     for log in candidates:
         try:

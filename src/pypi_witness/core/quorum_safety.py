@@ -29,7 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pypi_witness.core.policy import Policy
-from pypi_witness.errors import MalformedError, PolicyError
+from pypi_witness.errors import MalformedError, PolicyError, quoted
 
 
 @dataclass(frozen=True)
@@ -77,13 +77,13 @@ def _overlap(a: _Node, b: _Node) -> tuple[int, frozenset[str], frozenset[str]]:
     if isinstance(a, _Leaf) and isinstance(b, _Leaf) and a.key == b.key:
         return 1, frozenset((a.name,)), frozenset((b.name,))
     if not (isinstance(a, _Gate) and isinstance(b, _Gate) and a.keys == b.keys):
-        raise PolicyError(f"the two quorums group their witnesses differently ({a.name!r} and {b.name!r})")
+        raise PolicyError(f"the two quorums group their witnesses differently ({quoted(a.name)} and {quoted(b.name)})")
     b_children = {c.keys: c for c in b.children}
     pairs = []
     for child in a.children:
         other = b_children.get(child.keys)
         if other is None:
-            raise PolicyError(f"the two quorums group their witnesses differently ({a.name!r} and {b.name!r})")
+            raise PolicyError(f"the two quorums group their witnesses differently ({quoted(a.name)} and {quoted(b.name)})")
         pairs.append(_overlap(child, other))
     n = len(pairs)
     # Satisfying sets pick >= k1 and >= k2 children; those picks share >= k1 + k2 - n children.
@@ -179,7 +179,7 @@ def max_tolerated_unavailable(policy: Policy) -> int:
 
 def _check_faults(faults: int) -> None:
     if not isinstance(faults, int) or isinstance(faults, bool) or faults < 0:
-        raise MalformedError(f"the number of faulty witnesses must be an int >= 0, not {faults!r}")
+        raise MalformedError(f"the number of faulty witnesses must be an int >= 0, not {quoted(faults)}")
 
 
 def _names(names: frozenset[str]) -> str:
@@ -208,7 +208,7 @@ def warnings(policy: Policy, faults: int) -> list[str]:
         who = f"only {_names(shared)}" if shared else "no witness"
         out.append(
             f"split view possible with {faults} faulty witness{'es' if faults != 1 else ''}: "
-            f"quorum {policy.quorum!r} is met both by {_names(s1)} and by {_names(s2)}, which share {who}; "
+            f"quorum {quoted(policy.quorum)} is met both by {_names(s1)} and by {_names(s2)}, which share {who}; "
             f"if those are faulty, two inconsistent checkpoints can each be cosigned by a quorum. "
             f"This policy tolerates {overlap - 1} faulty witness{'es' if overlap - 1 != 1 else ''}; "
             f"every two quorums must share at least {faults + 1} witnesses (for a k-of-n group, 2k > n + f)"
@@ -217,7 +217,7 @@ def warnings(policy: Policy, faults: int) -> list[str]:
     if block <= faults:
         out.append(
             f"{block} witness{'es' if block != 1 else ''} refusing to cosign ({_names(silent)}) "
-            f"leave quorum {policy.quorum!r} unreachable, so {faults} faulty witnesses can stop every "
+            f"leave quorum {quoted(policy.quorum)} unreachable, so {faults} faulty witnesses can stop every "
             f"checkpoint from being accepted (the policy survives {block - 1} silent witnesses)"
         )
     return out

@@ -12,7 +12,7 @@ import calendar
 import datetime
 import re
 
-from pypi_witness.errors import RecordError
+from pypi_witness.errors import RecordError, quoted
 
 MAX_INT = 2**63 - 1
 """The largest size or serial a record holds (so int64 readers can take any record)."""
@@ -52,12 +52,6 @@ bad_char = _BAD_CHAR.search
 bad_filename_char = _BAD_FILENAME_CHAR.search
 
 
-def show(value: object) -> str:
-    """A short repr of a refused value, for error messages."""
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
 def normalize_project(name: str) -> str:
     """Return the PEP 503 normalized form of project ``name``.
 
@@ -71,7 +65,7 @@ def normalize_project(name: str) -> str:
     if is_normalized(name):
         return name
     if not _VALID_NAME.fullmatch(name):
-        raise RecordError(f"project name {show(name)} is not a valid PEP 508 name")
+        raise RecordError(f"project name {quoted(name)} is not a valid PEP 508 name")
     return _SEPARATOR_RUN.sub("-", name).lower()
 
 
@@ -114,10 +108,10 @@ def canonical_time(value: str) -> str:
             return candidate
     match = _ANY_TIME.fullmatch(value)
     if match is None:
-        raise RecordError(f"upload_time {show(value)} is not a time PyPI writes")
+        raise RecordError(f"upload_time {quoted(value)} is not a time PyPI writes")
     separator, fraction, zone = match[4], match[8] or "", match[9]
     if (separator == " ") != (zone == " UTC"):
-        raise RecordError(f"upload_time {show(value)} mixes date/time separator and zone")
+        raise RecordError(f"upload_time {quoted(value)} mixes date/time separator and zone")
     fields = [int(part) for part in match.group(1, 2, 3, 5, 6, 7)]
     try:
         instant = datetime.datetime(*fields, int(fraction.ljust(6, "0")))
@@ -128,7 +122,7 @@ def canonical_time(value: str) -> str:
             offset = datetime.timedelta(hours=hours, minutes=minutes)
             instant -= offset if zone[0] == "+" else -offset
     except (ValueError, OverflowError) as exc:
-        raise RecordError(f"upload_time {show(value)} is not a valid time: {exc}") from None
+        raise RecordError(f"upload_time {quoted(value)} is not a valid time: {exc}") from None
     return instant.isoformat(timespec="microseconds") + "Z"
 
 
@@ -140,14 +134,14 @@ def check_text(field: str, value: object) -> None:
     bad = bad_char(value)
     if bad is not None:
         raise RecordError(
-            f"{field} {show(value)} holds a whitespace, control or invisible "
-            f"character {bad[0]!r} at {bad.start()}"
+            f"{field} {quoted(value)} holds a whitespace, control or invisible "
+            f"character {quoted(bad[0])} at {bad.start()}"
         )
 
 
 def check_digest(field: str, value: object) -> None:
     if type(value) is not str or not is_hex64(value):
-        raise RecordError(f"{field} must be 64 lowercase hex digits, got {show(value)}")
+        raise RecordError(f"{field} must be 64 lowercase hex digits, got {quoted(value)}")
 
 
 def check_count(field: str, value: object) -> None:

@@ -98,13 +98,12 @@ from pypi_witness.core.record_fields import (
     is_hex128,
     is_normalized,
     is_time,
-    show,
 )
 from pypi_witness.core.record_kind import FORMAT as FORMAT
 from pypi_witness.core.record_kind import RecordKind as RecordKind
 from pypi_witness.core.verdict_record import HEADER_BYTES as _VERDICT_HEADER
 from pypi_witness.core.verdict_record import VerdictRecord, format_verdict, parse_verdict
-from pypi_witness.errors import RecordError
+from pypi_witness.errors import RecordError, quoted
 
 _FORMAT_PREFIX = "pypi-witness/"
 
@@ -191,17 +190,17 @@ def _refuse_file(*values: object) -> None:
     """Raise the ``RecordError`` for the first invalid ``FileRecord`` field in ``values``."""
     project, version, filename, sha256, blake2b_256, size, upload_time, serial = values
     if type(project) is not str or not is_normalized(project):
-        raise RecordError(f"project {show(project)} is not a PEP 503 normalized name")
+        raise RecordError(f"project {quoted(project)} is not a PEP 503 normalized name")
     check_text("version", version)
     check_text("filename", filename)
     if bad_filename_char(filename) or filename in DOT_NAMES:  # type: ignore[arg-type]
-        raise RecordError(f"filename {show(filename)} is a path, not a file name")
+        raise RecordError(f"filename {quoted(filename)} is a path, not a file name")
     check_digest("sha256", sha256)
     check_digest("blake2b_256", blake2b_256)
     check_count("size", size)
     if type(upload_time) is not str or not is_canonical_time(upload_time):
         raise RecordError(
-            f"upload_time {show(upload_time)} is not canonical (YYYY-MM-DDTHH:MM:SS.ffffffZ)"
+            f"upload_time {quoted(upload_time)} is not canonical (YYYY-MM-DDTHH:MM:SS.ffffffZ)"
         )
     if serial is not None:
         check_count("serial", serial)
@@ -232,7 +231,7 @@ def _parse_count(key: str, text: str) -> int:
     if not DECIMAL.fullmatch(text):
         raise RecordError(
             f"field {key!r} must be a decimal below 2**63 without leading zeros, "
-            f"got {show(text)}"
+            f"got {quoted(text)}"
         )
     return int(text)
 
@@ -260,18 +259,18 @@ def _check_optional_text(field: str, value: object) -> None:
 
 def _check_time(field: str, value: object) -> None:
     if type(value) is not str or not is_canonical_time(value):
-        raise RecordError(f"{field} {show(value)} is not canonical (YYYY-MM-DDTHH:MM:SS.ffffffZ)")
+        raise RecordError(f"{field} {quoted(value)} is not canonical (YYYY-MM-DDTHH:MM:SS.ffffffZ)")
 
 
 def _check_project(value: object) -> None:
     if type(value) is not str or not is_normalized(value):
-        raise RecordError(f"project {show(value)} is not a PEP 503 normalized name")
+        raise RecordError(f"project {quoted(value)} is not a PEP 503 normalized name")
 
 
 def _check_filename(value: object) -> None:
     _check_optional_text("filename", value)
     if value is not None and (bad_filename_char(value) or value in DOT_NAMES):  # type: ignore[arg-type]
-        raise RecordError(f"filename {show(value)} is a path, not a file name")
+        raise RecordError(f"filename {quoted(value)} is a path, not a file name")
 
 
 def _opt(value: object) -> str:
@@ -368,7 +367,7 @@ def _format_yank(r: YankRecord) -> bytes:
 def _parse_yank(values: list[str]) -> YankRecord:
     name, version, yanked, time, serial = values
     if yanked not in _YES_NO:
-        raise RecordError(f"field 'yanked' must be yes or no, got {show(yanked)}")
+        raise RecordError(f"field 'yanked' must be yes or no, got {quoted(yanked)}")
     return YankRecord(name, version, _YES_NO[yanked], time, _opt_count("serial", serial))
 
 
@@ -388,7 +387,7 @@ class AlarmRecord:
 
     def __post_init__(self) -> None:
         if type(self.alarm) is not AlarmKind:
-            raise RecordError(f"alarm must be an AlarmKind, not {show(self.alarm)}")
+            raise RecordError(f"alarm must be an AlarmKind, not {quoted(self.alarm)}")
         if type(self.file) is not FileRecord:
             raise RecordError(f"an alarm holds a FileRecord, not {type(self.file).__name__}")
         for field, value in (("seen_sha256", self.seen_sha256), ("seen_blake2b_256", self.seen_blake2b_256)):
@@ -422,7 +421,7 @@ def _parse_alarm(values: list[str]) -> AlarmRecord:
     try:
         kind = AlarmKind(alarm)
     except ValueError:
-        raise RecordError(f"unknown alarm {show(alarm)}") from None
+        raise RecordError(f"unknown alarm {quoted(alarm)}") from None
     return AlarmRecord(
         kind, _parse_file(file_values), _opt_text(seen_sha256), _opt_text(seen_blake2b),
         _opt_count("seen_size", seen_size),
@@ -468,7 +467,7 @@ def _split_fields(kind: RecordKind, lines: list[str]) -> list[str]:
                 raise RecordError(f"empty line where field {key!r} belongs")
             if found in keys:
                 raise RecordError(f"field {found!r} out of order or repeated; expected {key!r}")
-            raise RecordError(f"unknown field {show(found)}; expected {key!r}")
+            raise RecordError(f"unknown field {quoted(found)}; expected {key!r}")
         if not space:
             raise RecordError(f"field {key!r} has no value")
         values.append(value)
@@ -532,12 +531,12 @@ def _parse_slowly(text: str) -> Record:
     version, _space, kind_word = lines[0].partition(" ")
     if version != FORMAT:
         if version.startswith(_FORMAT_PREFIX):
-            raise RecordError(f"unsupported record format version {show(version)}")
-        raise RecordError(f"not a pypi-witness record: header {show(lines[0])}")
+            raise RecordError(f"unsupported record format version {quoted(version)}")
+        raise RecordError(f"not a pypi-witness record: header {quoted(lines[0])}")
     try:
         kind = RecordKind(kind_word)
     except ValueError:
-        raise RecordError(f"unknown record kind {show(kind_word)}") from None
+        raise RecordError(f"unknown record kind {quoted(kind_word)}") from None
     if kind not in _PARSERS:  # a framed kind, whose header parse_record dispatched on
         raise RecordError(f"{kind.value} record header is not alone on its first line")
     return _PARSERS[kind](_split_fields(kind, lines[1:]))

@@ -31,14 +31,13 @@ from dataclasses import dataclass
 from pypi_witness.core.log_statement import LogStatement as LogStatement
 from pypi_witness.core.policy import Policy
 from pypi_witness.core.quorum import evaluate
-from pypi_witness.core.record_fields import show
 from pypi_witness.core.records import FileRecord, parse_record
 from pypi_witness.core.tlogproof import verify_bundle
 from pypi_witness.core.verdict_record import Outcome as Outcome
 from pypi_witness.core.verdict_record import Value as Value
 from pypi_witness.core.verdict_record import VerdictRecord
 from pypi_witness.core.witness import default_witness_name
-from pypi_witness.errors import RecordError, VerificationError, WitnessError
+from pypi_witness.errors import RecordError, VerificationError, WitnessError, quoted
 
 __all__ = [
     "CheckedStatement",
@@ -100,7 +99,7 @@ def check_statement(policy: Policy, filename: str, statement: LogStatement) -> C
     if type(record) is not FileRecord:
         raise RecordError(f"the entry is a {record.kind.value} record, not a file record")
     if record.filename != filename:
-        raise RecordError(f"the entry is about {show(record.filename)}, not {show(filename)}")
+        raise RecordError(f"the entry is about {quoted(record.filename)}, not {quoted(filename)}")
     verified = verify_bundle(statement.bundle, policy, leaf=statement.entry)
     checkpoint = verified.checked.signed.checkpoint
     return CheckedStatement(

@@ -31,7 +31,7 @@ from pypi_witness.core.merkle import leaf_hash as _leaf_hash
 from pypi_witness.core.note import Verifier, decode_base64, encode_base64
 from pypi_witness.core.policy import Policy
 from pypi_witness.core.quorum import CheckedCheckpoint, check_checkpoint, require_quorum
-from pypi_witness.errors import BundleError, MalformedError, NoteError
+from pypi_witness.errors import BundleError, MalformedError, NoteError, quoted
 
 HEADER = b"c2sp.org/tlog-proof@v1"
 EXTRA_PREFIX = b"extra "
@@ -64,7 +64,7 @@ class TlogProof:
     def __post_init__(self) -> None:
         object.__setattr__(self, "proof", tuple(self.proof))
         if not isinstance(self.index, int) or isinstance(self.index, bool) or not 0 <= self.index <= MAX_INDEX:
-            raise BundleError(f"tlog-proof index {self.index!r} is not an integer in 0..2**64-1")
+            raise BundleError(f"tlog-proof index {quoted(self.index)} is not an integer in 0..2**64-1")
         if len(self.proof) > MAX_PROOF_HASHES:
             raise BundleError(f"tlog-proof has {len(self.proof)} proof hashes, more than {MAX_PROOF_HASHES}")
         for i, h in enumerate(self.proof):
@@ -129,10 +129,10 @@ def parse_tlog_proof(data: bytes) -> TlogProof:
         line = next_line()
     # SPEC: tlog-proof — the next line MUST be `index` + space + decimal, no leading zeroes
     if not line.startswith(INDEX_PREFIX):
-        raise BundleError(f"line {number}: expected 'index <n>', got {line[:40]!r}")
+        raise BundleError(f"line {number}: expected 'index <n>', got {quoted(line)}")
     digits = line[len(INDEX_PREFIX) :]
     if _DECIMAL.fullmatch(digits) is None or len(digits) > len(str(MAX_INDEX)) or int(digits) > MAX_INDEX:
-        raise BundleError(f"line {number}: index {digits[:40]!r} is not a decimal in 0..2**64-1 without leading zeros")
+        raise BundleError(f"line {number}: index {quoted(digits)} is not a decimal in 0..2**64-1 without leading zeros")
     index = int(digits)
     proof: list[bytes] = []
     # SPEC: tlog-proof — zero or more non-empty lines, one base64 SHA-256 hash each, then an empty line

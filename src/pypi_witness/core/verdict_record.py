@@ -49,10 +49,9 @@ from pypi_witness.core.record_fields import (
     check_digest,
     check_text,
     is_canonical_time,
-    show,
 )
 from pypi_witness.core.record_kind import FORMAT, RecordKind
-from pypi_witness.errors import RecordError
+from pypi_witness.errors import RecordError, quoted
 
 HEADER = f"{FORMAT} {RecordKind.VERDICT.value}"
 HEADER_BYTES = (HEADER + "\n").encode("ascii")
@@ -98,19 +97,19 @@ class VerdictRecord:
     def __post_init__(self) -> None:
         check_text("filename", self.filename)
         if bad_filename_char(self.filename) or self.filename in DOT_NAMES:
-            raise RecordError(f"filename {show(self.filename)} is a path, not a file name")
+            raise RecordError(f"filename {quoted(self.filename)} is a path, not a file name")
         if type(self.outcome) is not Outcome:
-            raise RecordError(f"outcome must be an Outcome, not {show(self.outcome)}")
+            raise RecordError(f"outcome must be an Outcome, not {quoted(self.outcome)}")
         if self.outcome is Outcome.SETTLED:
             if type(self.value) is not tuple or len(self.value) != 3:
-                raise RecordError(f"a settled verdict's value is (sha256, blake2b, size), not {show(self.value)}")
+                raise RecordError(f"a settled verdict's value is (sha256, blake2b, size), not {quoted(self.value)}")
             check_digest("sha256", self.value[0])
             check_digest("blake2b", self.value[1])
             check_count("size", self.value[2])
         elif self.value is not None:
             raise RecordError("an unresolved verdict has no value")
         if type(self.time) is not str or not is_canonical_time(self.time):
-            raise RecordError(f"time {show(self.time)} is not canonical (YYYY-MM-DDTHH:MM:SS.ffffffZ)")
+            raise RecordError(f"time {quoted(self.time)} is not canonical (YYYY-MM-DDTHH:MM:SS.ffffffZ)")
         object.__setattr__(self, "statements", tuple(self.statements))
         if not 0 < len(self.statements) <= MAX_STATEMENTS:
             raise RecordError(f"a verdict holds 1 to {MAX_STATEMENTS} statements, not {len(self.statements)}")
@@ -141,7 +140,7 @@ def _value(sha256: str, blake2b: str, size: str) -> Value | None:
     if (sha256, blake2b, size) == (_NONE, _NONE, _NONE):
         return None
     if DECIMAL.fullmatch(size) is None:
-        raise RecordError(f"field 'size' must be a decimal below 2**63 without leading zeros, or '-', got {show(size)}")
+        raise RecordError(f"field 'size' must be a decimal below 2**63 without leading zeros, or '-', got {quoted(size)}")
     return (sha256, blake2b, int(size))
 
 
@@ -163,7 +162,7 @@ def parse_verdict(data: bytes) -> VerdictRecord:
     try:
         outcome = Outcome(outcome_word)
     except ValueError:
-        raise RecordError(f"unknown verdict outcome {show(outcome_word)}") from None
+        raise RecordError(f"unknown verdict outcome {quoted(outcome_word)}") from None
     value = _value(reader.line("sha256"), reader.line("blake2b"), reader.line("size"))
     time = reader.line("time")
     count = reader.number("statements", MAX_STATEMENTS)

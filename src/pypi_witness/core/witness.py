@@ -60,6 +60,7 @@ from pypi_witness.errors import (
     OutOfRangeError,
     ProofError,
     SignatureError,
+    quoted,
 )
 
 # SPEC: tlog-witness — the client MUST NOT send more than 63 consistency proof lines.
@@ -119,7 +120,7 @@ def logs_by_origin(verifiers: Sequence[Verifier]) -> dict[str, tuple[Verifier, .
     logs: dict[str, tuple[Verifier, ...]] = {}
     for verifier in verifiers:
         if verifier.alg == ALG_COSIGNATURE_V1:
-            raise MalformedError(f"log key {verifier.name!r} is a cosigner key (type 0x04), not a log key")
+            raise MalformedError(f"log key {quoted(verifier.name)} is a cosigner key (type 0x04), not a log key")
         logs[verifier.name] = (*logs.get(verifier.name, ()), verifier)
     return logs
 
@@ -135,7 +136,7 @@ def check_request(logs: Mapping[str, Sequence[Verifier]], request: WitnessReques
     """
     old_size, proof = request.old_size, tuple(request.proof)
     if isinstance(old_size, bool) or not isinstance(old_size, int) or old_size < 0:
-        raise MalformedError(f"old size must be a whole number, got {old_size!r}")
+        raise MalformedError(f"old size must be a whole number, got {quoted(old_size)}")
     if len(proof) > MAX_PROOF_HASHES:
         raise MalformedError(f"the consistency proof has {len(proof)} hashes; at most {MAX_PROOF_HASHES} are allowed")
     for i, h in enumerate(proof):
@@ -146,13 +147,13 @@ def check_request(logs: Mapping[str, Sequence[Verifier]], request: WitnessReques
     keys = logs.get(checkpoint.origin)
     # SPEC: tlog-witness — if the checkpoint origin is unknown, respond 404 Not Found.
     if not keys:
-        raise NotFoundError(f"this witness does not cosign the log {checkpoint.origin!r}")
+        raise NotFoundError(f"this witness does not cosign the log {quoted(checkpoint.origin)}")
     # SPEC: tlog-witness — verify the checkpoint signature against the keys trusted for the
     # origin, ignoring unknown keys; if none verifies, respond 403 Forbidden.
     try:
         verify_note(note, keys)
     except SignatureError as e:
-        raise SignatureError(f"the checkpoint of {checkpoint.origin!r} is not validly signed by its log: {e}") from None
+        raise SignatureError(f"the checkpoint of {quoted(checkpoint.origin)} is not validly signed by its log: {e}") from None
     # SPEC: tlog-witness — the old size MUST be <= the checkpoint size, else 400 Bad Request.
     if old_size > checkpoint.size:
         raise OutOfRangeError(f"old size {old_size} is greater than the checkpoint's size {checkpoint.size}")
@@ -176,7 +177,7 @@ def decide(request: CheckedRequest, known: WitnessState | None) -> WitnessState:
     # the origin (zero if none), else 409 Conflict with that size in the body.
     if old_size != known_size:
         raise ConflictError(
-            f"old size {old_size} is not the size this witness last cosigned for {cp.origin!r}, {known_size}",
+            f"old size {old_size} is not the size this witness last cosigned for {quoted(cp.origin)}, {known_size}",
             known_size=known_size,
         )
     # SPEC: tlog-witness — the proof MUST be empty if the old size is zero (else 422).
@@ -194,7 +195,7 @@ def decide(request: CheckedRequest, known: WitnessState | None) -> WitnessState:
         # identical, else 409 Conflict.
         if cp.root_hash != old_root:
             raise EquivocationError(
-                f"{cp.origin!r} signed two checkpoints of size {cp.size} with different root hashes; "
+                f"{quoted(cp.origin)} signed two checkpoints of size {cp.size} with different root hashes; "
                 "this witness cosigned the other one"
             )
         return WitnessState(cp.size, old_root)

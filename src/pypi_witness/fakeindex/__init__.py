@@ -76,6 +76,9 @@ Rule switches live on the ``Index`` (``index.allow_filename_reuse``,
    JSON/XML; default 32 MiB);
    ``short_body``: full Content-Length, half the body, then the connection closes;
    ``drip``: ``drip_bytes`` bytes every ``drip_interval`` seconds.
+   ``deep``: XML-RPC answers only (others are sent as they are): the first string in
+   the answer becomes an array nested ``deep_depth`` levels deep (default 1,000:
+   about 40 KB of valid XML) around it; in a changelog, the first row's name.
    Error answers (404, 301, 429) are never made hostile.
 
 The public API: ``Index`` (state), ``FakeIndexServer`` (HTTP), ``Attacks`` (switches).

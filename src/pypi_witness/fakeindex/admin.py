@@ -31,7 +31,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
-from pypi_witness.errors import ConflictError, MalformedError, NotFoundError
+from pypi_witness.errors import ConflictError, MalformedError, NotFoundError, quoted
 
 if TYPE_CHECKING:
     from pypi_witness.fakeindex.server import FakeIndexServer
@@ -123,12 +123,12 @@ def _mutate(fake: FakeIndexServer, request: dict[str, Any]) -> int:
             try:
                 args["upload_time"] = datetime.fromisoformat(when)
             except (TypeError, ValueError):
-                raise MalformedError(f"upload_time is not an ISO 8601 time: {when!r}") from None
+                raise MalformedError(f"upload_time is not an ISO 8601 time: {quoted(when)}") from None
         args["packagetype"] = request.pop("packagetype", None)
     if op == "yank_release":
         args["reason"] = request.pop("reason", "")
     if request:
-        raise MalformedError(f"{op} takes no field {min(request)!r}")
+        raise MalformedError(f"{op} takes no field {quoted(min(request))}")
     serial = getattr(fake.index, op)(**args)
     if fake.state_dir is not None:
         fake.index.save(fake.state_dir)

@@ -12,9 +12,9 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
-from pypi_witness.errors import MalformedError
+from pypi_witness.errors import MalformedError, quoted
 
-HOSTILE_MODES = ("bad_json", "wrong_content_type", "bad_digest_length", "huge", "short_body", "drip")
+HOSTILE_MODES = ("bad_json", "wrong_content_type", "bad_digest_length", "huge", "short_body", "drip", "deep")
 HOSTILE_TARGETS = ("json", "simple", "xmlrpc", "files")
 _FILE_SETS = ("swap", "hide", "bad_path", "corrupt")
 
@@ -34,6 +34,7 @@ class Attacks:
     hostile: str | None = None  # 9: one of HOSTILE_MODES
     hostile_on: frozenset[str] = frozenset(("json", "simple", "xmlrpc"))  # 9: which kinds of answer
     huge_size: int = 32 * 1024 * 1024  # 9: total body size in "huge" mode
+    deep_depth: int = 1000  # 9: levels of nested arrays in "deep" mode
     drip_bytes: int = 1  # 9: bytes per write in "drip" mode
     drip_interval: float = 0.2  # 9: seconds between writes in "drip" mode
 
@@ -42,7 +43,7 @@ class Attacks:
         known = {f.name for f in dataclasses.fields(self)}
         unknown = sorted(set(changes) - known)
         if unknown:
-            raise MalformedError(f"unknown attack switch {unknown[0]!r}")
+            raise MalformedError(f"unknown attack switch {quoted(unknown[0])}")
         fixed: dict[str, Any] = {}
         for name, value in changes.items():
             fixed[name] = _check(name, value)
@@ -88,4 +89,4 @@ def check_client_key(key: str) -> str:
     try:
         return str(ipaddress.ip_address(key))
     except ValueError:
-        raise MalformedError(f"a client key is an IP address or ua:<User-Agent>, not {key!r}") from None
+        raise MalformedError(f"a client key is an IP address or ua:<User-Agent>, not {quoted(key)}") from None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from pypi_witness.errors import MalformedError
+from pypi_witness.errors import MalformedError, quoted
 
 _PROJECT = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)  # PEP 508 names
 _VERSION = re.compile(r"^[A-Za-z0-9._+!-]{1,64}$")
@@ -23,14 +23,14 @@ def normalize(name: str) -> str:
 def check_project(name: str) -> str:
     """``name`` if it is a valid PEP 508 project name; raises ``MalformedError`` otherwise."""
     if not isinstance(name, str) or not _PROJECT.match(name):
-        raise MalformedError(f"not a valid project name: {name!r}")
+        raise MalformedError(f"not a valid project name: {quoted(name)}")
     return name
 
 
 def check_version(version: str) -> str:
     """``version`` if it is a plausible version string; raises ``MalformedError`` otherwise."""
     if not isinstance(version, str) or not _VERSION.match(version):
-        raise MalformedError(f"not a valid version: {version!r}")
+        raise MalformedError(f"not a valid version: {quoted(version)}")
     return version
 
 
@@ -41,15 +41,15 @@ def file_kind(filename: str) -> tuple[str, str]:
     archives ``sdist`` with ``source``. Raises ``MalformedError`` for anything else.
     """
     if not isinstance(filename, str) or not _FILENAME.match(filename):
-        raise MalformedError(f"not a valid distribution filename: {filename!r}")
+        raise MalformedError(f"not a valid distribution filename: {quoted(filename)}")
     if filename.endswith(".whl"):
         parts = filename[: -len(".whl")].split("-")
         if len(parts) not in (5, 6) or not all(parts):
-            raise MalformedError(f"not a valid wheel filename: {filename!r}")
+            raise MalformedError(f"not a valid wheel filename: {quoted(filename)}")
         return "bdist_wheel", parts[-3]
     if filename.endswith(SDIST_SUFFIXES):
         return "sdist", "source"
-    raise MalformedError(f"not a wheel or source archive: {filename!r}")
+    raise MalformedError(f"not a wheel or source archive: {quoted(filename)}")
 
 
 def version_key(version: str) -> tuple:

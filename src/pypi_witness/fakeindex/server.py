@@ -379,6 +379,9 @@ class _Handler(BaseHTTPRequestHandler):
             length = max(attacks.huge_size, len(body))
         elif mode == "short_body":
             body = body[: len(body) // 2]
+        elif mode == "deep" and kind == "xmlrpc":
+            body = _deepen(body, attacks.deep_depth)
+            length = len(body)
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(length))
@@ -413,3 +416,13 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
             if stopping.wait(attacks.drip_interval):
                 return
+
+
+def _deepen(body: bytes, depth: int) -> bytes:
+    """An XML-RPC answer with its first string wrapped in ``depth`` nested arrays (written out
+    as text: xmlrpc's own marshaller recurses once per level)."""
+    first = body.find(b"<value><string>")
+    if first < 0:
+        return body
+    end = body.index(b"</value>", first) + len(b"</value>")
+    return body[:first] + b"<value><array><data>" * depth + body[first:end] + b"</data></array></value>" * depth + body[end:]

@@ -26,7 +26,7 @@ from typing import Any
 
 import orjson
 
-from pypi_witness.errors import ConflictError, MalformedError, NotFoundError
+from pypi_witness.errors import ConflictError, MalformedError, NotFoundError, quoted
 from pypi_witness.fakeindex import content as _content
 from pypi_witness.fakeindex.names import (
     check_project,
@@ -343,7 +343,7 @@ class Index:
             at = op.pop("at")
             getattr(self, "_" + kind)(now=at, **op)
         else:
-            raise MalformedError(f"unknown operation {kind!r} in fake index state")
+            raise MalformedError(f"unknown operation {quoted(kind)} in fake index state")
         self._ops.append(dict(saved))
 
     # --- internals (callers hold the lock) -------------------------------------
@@ -380,14 +380,14 @@ class Index:
     def _live(self, project: str) -> Project:
         p = self.projects.get(normalize(project))
         if p is None:
-            raise NotFoundError(f"no project {project!r}")
+            raise NotFoundError(f"no project {quoted(project)}")
         return p
 
     def _live_release(self, project: str, version: str) -> tuple[Project, Release]:
         p = self._live(project)
         r = p.releases.get(version)
         if r is None or r.removed_serial is not None:
-            raise NotFoundError(f"no release {version!r} of {p.name}")
+            raise NotFoundError(f"no release {quoted(version)} of {p.name}")
         return p, r
 
     def _add_file(
@@ -410,7 +410,7 @@ class Index:
         kind, python_version = file_kind(filename)
         packagetype = packagetype or kind
         if packagetype not in ("bdist_wheel", "sdist", "bdist_egg"):
-            raise MalformedError(f"unknown packagetype {packagetype!r}")
+            raise MalformedError(f"unknown packagetype {quoted(packagetype)}")
         if content is not None and not isinstance(content, bytes | bytearray):
             raise MalformedError("content must be bytes")
         earlier = self._files.get(filename, [])
@@ -455,7 +455,7 @@ class Index:
         p, r = self._live_release(project, version)
         rec = next((f for f in r.files if f.filename == filename and f.removed_serial is None), None)
         if rec is None:
-            raise NotFoundError(f"no file {filename!r} in {p.name} {version}")
+            raise NotFoundError(f"no file {quoted(filename)} in {p.name} {version}")
         rec.removed_serial = serial = self._journal(p, version, f"remove file {filename}", now)
         return serial
 

@@ -29,7 +29,7 @@ from typing import IO
 
 from pypi_witness.core.record_fields import canonical_time, normalize_project
 from pypi_witness.core.records import FileRecord
-from pypi_witness.errors import RecordError
+from pypi_witness.errors import RecordError, quoted
 
 REQUIRED_FIELDS = (
     "name",
@@ -69,7 +69,7 @@ def _count(field: str, value: object) -> int | None:
     shown = repr(value)
     shown = shown if len(shown) <= 80 else shown[:77] + "..."
     raise RecordError(
-        f"field {field!r} must be an integer or a decimal string below 2**63, "
+        f"field {quoted(field)} must be an integer or a decimal string below 2**63, "
         f"got {type(value).__name__} {shown}"
     )
 
@@ -83,11 +83,11 @@ def _refuse_columns(obj: object) -> None:
         raise RecordError(f"missing field(s) {', '.join(map(repr, missing))}")
     for field in REQUIRED_FIELDS:
         if obj[field] is None:
-            raise RecordError(f"field {field!r} is null")
+            raise RecordError(f"field {quoted(field)} is null")
     for field in REQUIRED_FIELDS:
         if field != "size" and type(obj[field]) is not str:
             raise RecordError(
-                f"field {field!r} must be a string, got {type(obj[field]).__name__}"
+                f"field {quoted(field)} must be a string, got {type(obj[field]).__name__}"
             )
     raise AssertionError("columns refused but none is unusable")
 
@@ -149,8 +149,8 @@ def _convert(obj: object) -> FileRecord:
         expected = f"{blake2b_256[:2]}/{blake2b_256[2:4]}/{blake2b_256[4:]}/{filename}"
         if path != expected:
             raise RecordError(
-                f"path {path!r} does not match blake2_256_digest and filename "
-                f"(expected {expected!r})"
+                f"path {quoted(path)} does not match blake2_256_digest and filename "
+                f"(expected {quoted(expected)})"
             )
     return record
 

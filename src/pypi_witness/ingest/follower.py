@@ -24,8 +24,11 @@ is retried with backoff; if still stale, the batch stops before that row and
 the next poll takes it up again (a 404 for a release announced more than
 ``stale_grace_seconds`` ago is reported as ``vanished`` instead). A 429 pauses every request for its
 Retry-After. A malformed answer is retried, then reported (alarm
-``bad-response``) and its rows are skipped: a hostile index can make the
-witness miss files, never crash it or make it log what was not served.
+``bad-response``) and its rows are skipped; a changelog that breaks the API
+raises the same alarm and is read again at the next poll. A hostile index can
+make the witness miss files, never crash it or make it log what was not
+served: no exception escapes ``run`` (an unforeseen one raises alarm
+``failed``).
 """
 
 from __future__ import annotations
@@ -59,7 +62,8 @@ from pypi_witness.core.records import (
     project_key,
     release_key,
 )
-from pypi_witness.errors import ConfigError, IndexResponseError, RateLimitedError, RecordError, UnavailableError
+from pypi_witness.errors import QUOTE_CHARS, ConfigError, IndexResponseError, RateLimitedError, RecordError
+from pypi_witness.errors import UnavailableError, quoted
 from pypi_witness.ingest.http import HttpClient
 from pypi_witness.ingest.pypi_api import Action, ChangelogRow, FileFacts, PyPIClient, ReleaseView
 from pypi_witness.progress import Progress
@@ -77,8 +81,9 @@ class Alarm:
     """Something an operator must know: ``kind`` is one of ``swap``,
     ``resurrect``, ``late-file``, ``bad-path``, ``bad-bytes`` (tampering, each
     also in the log), ``vanished`` (a file the changelog announced that the
-    index does not serve), ``bad-response`` (an answer that breaks the API) or
-    ``stale`` (the index's answers lag its changelog)."""
+    index does not serve), ``bad-response`` (an answer that breaks the API),
+    ``stale`` (the index's answers lag its changelog) or ``failed`` (a poll
+    failed unexpectedly; the traceback is in the node's log)."""
 
     kind: str
     subject: str
@@ -177,6 +182,11 @@ class Follower:
     # -- alarms -------------------------------------------------------------------
 
     def _alarm(self, kind: str, subject: str, detail: str) -> None:
+        # Subjects and details hold names the index chose: a long one is quoted, shortened.
+        if len(subject) > 2 * QUOTE_CHARS:
+            subject = quoted(subject)
+        if len(detail) > 6 * QUOTE_CHARS:
+            detail = quoted(detail, 6 * QUOTE_CHARS)
         alarm = Alarm(kind, subject, detail)
         self.status.alarms[kind] += 1
         self.status.recent.append(alarm)
@@ -186,15 +196,26 @@ class Follower:
     # -- running ------------------------------------------------------------------
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Poll every ``poll_seconds`` until cancelled. A failed poll is logged
-        and retried at the next one; ConfigError (wrong index for this log) stops it."""
+        """Poll every ``poll_seconds`` until cancelled; ConfigError (wrong index for this log) before starting.
+
+        A failed poll is retried at the next one: an index that cannot be
+        reached or rate limits us is logged; an answer that breaks the API
+        raises alarm ``bad-response``; any other exception (a bug, or an
+        answer no check foresaw) raises alarm ``failed`` and is logged with
+        its traceback. Nothing an index sends ends this task.
+        """
         await self._check_followed()
         task_status.started()
         while True:
             try:
                 await self._poll()
-            except (UnavailableError, IndexResponseError, RateLimitedError) as e:
+            except (UnavailableError, RateLimitedError) as e:
                 logger.warning("poll of %s failed, retrying in %g s: %s", self.settings.url, self.settings.poll_seconds, e)
+            except IndexResponseError as e:
+                self._alarm("bad-response", "poll", f"{e}; retrying in {self.settings.poll_seconds:g} s")
+            except Exception as e:
+                logger.exception("poll of %s failed unexpectedly", self.settings.url)
+                self._alarm("failed", "poll", f"{type(e).__name__}; retrying in {self.settings.poll_seconds:g} s")
             await trio.sleep(self.settings.poll_seconds)
 
     async def _check_followed(self) -> None:

@@ -26,7 +26,7 @@ import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from pypi_witness.errors import IndexResponseError, RateLimitedError, UnavailableError
+from pypi_witness.errors import IndexResponseError, RateLimitedError, UnavailableError, quoted
 
 MAX_REDIRECTS = 3
 _CHUNK = 1 << 16
@@ -66,7 +66,7 @@ class HttpClient:
     def __init__(self, base_url: str, *, timeout: float, max_body_bytes: int, user_agent: str) -> None:
         parsed = urllib.parse.urlsplit(base_url)
         if parsed.scheme not in ("http", "https") or not parsed.hostname:
-            raise IndexResponseError(f"index URL must be http(s)://host[:port]/..., got {base_url!r}")
+            raise IndexResponseError(f"index URL must be http(s)://host[:port]/..., got {quoted(base_url)}")
         self.base_url = base_url.rstrip("/")
         self._scheme = parsed.scheme
         self._host = parsed.hostname
@@ -107,7 +107,7 @@ class HttpClient:
             self._host,
             self._port,
         ):
-            raise IndexResponseError(f"refusing to leave the index's origin for {path_or_url[:200]!r}")
+            raise IndexResponseError(f"refusing to leave the index's origin for {quoted(path_or_url)}")
         return parsed.path + (f"?{parsed.query}" if parsed.query else "")
 
     # -- requests ---------------------------------------------------------------
@@ -133,19 +133,19 @@ class HttpClient:
             if response.status in (301, 302, 303, 307, 308):
                 location = response.headers.get("location")
                 if not location:
-                    raise IndexResponseError(f"redirect {response.status} without a Location from {target[:200]}")
+                    raise IndexResponseError(f"redirect {response.status} without a Location from {quoted(target)}")
                 target = self._target(urllib.parse.urljoin(self.url(target), location))
                 if response.status == 303:
                     method, body = "GET", None
                 continue
             if response.status == 429:
                 raise RateLimitedError(
-                    f"the index is rate limiting us ({target[:200]})", _retry_after(response.headers.get("retry-after"))
+                    f"the index is rate limiting us ({quoted(target)})", _retry_after(response.headers.get("retry-after"))
                 )
             if response.status >= 500:
-                raise UnavailableError(f"the index answered {response.status} for {target[:200]}")
+                raise UnavailableError(f"the index answered {response.status} for {quoted(target)}")
             return response
-        raise IndexResponseError(f"more than {MAX_REDIRECTS} redirects from {path_or_url[:200]}")
+        raise IndexResponseError(f"more than {MAX_REDIRECTS} redirects from {quoted(path_or_url)}")
 
     def _exchange(
         self,
@@ -172,15 +172,15 @@ class HttpClient:
                 self._drop_connection()
                 if reused and attempt == 1:
                     continue  # the index closed an idle keep-alive connection: once more, fresh
-                raise UnavailableError(f"cannot reach the index for {target[:200]}: {e}") from None
+                raise UnavailableError(f"cannot reach the index for {quoted(target)}: {e}") from None
             except (TimeoutError, socket.timeout):
                 self._drop_connection()
-                raise UnavailableError(f"the index took longer than {self.timeout:g} s for {target[:200]}") from None
+                raise UnavailableError(f"the index took longer than {self.timeout:g} s for {quoted(target)}") from None
             except (http.client.HTTPException, OSError) as e:
                 self._drop_connection()
                 if isinstance(e, http.client.HTTPException):
-                    raise IndexResponseError(f"malformed HTTP response for {target[:200]}: {e!r}"[:300]) from None
-                raise UnavailableError(f"cannot reach the index for {target[:200]}: {e}") from None
+                    raise IndexResponseError(f"malformed HTTP response for {quoted(target)}: {type(e).__name__} {quoted(str(e))}") from None
+                raise UnavailableError(f"cannot reach the index for {quoted(target)}: {e}") from None
             except BaseException:
                 self._drop_connection()
                 raise
@@ -197,7 +197,7 @@ class HttpClient:
         headers = {k.lower(): v for k, v in raw.getheaders()}
         length = headers.get("content-length")
         if sink is None and length is not None and length.isdigit() and int(length) > self.max_body_bytes:
-            raise IndexResponseError(f"response for {target[:200]} is {length} bytes; the limit is {self.max_body_bytes}")
+            raise IndexResponseError(f"response for {quoted(target)} is {length} bytes; the limit is {self.max_body_bytes}")
         chunks: list[bytes] = []
         total = 0
         while True:
@@ -211,7 +211,7 @@ class HttpClient:
                 sink(chunk)
                 continue
             if total > self.max_body_bytes:
-                raise IndexResponseError(f"response for {target[:200]} exceeds the limit of {self.max_body_bytes} bytes")
+                raise IndexResponseError(f"response for {quoted(target)} exceeds the limit of {self.max_body_bytes} bytes")
             chunks.append(chunk)
         raw.close()  # read whole: the connection is ready for the next request
         if raw.will_close:

@@ -26,7 +26,7 @@ from urllib.parse import quote
 import orjson
 
 from pypi_witness.core.record_fields import canonical_time, is_hex64
-from pypi_witness.errors import IndexResponseError, RecordError
+from pypi_witness.errors import IndexResponseError, RecordError, quoted
 from pypi_witness.ingest.http import HttpClient, Response
 
 
@@ -93,13 +93,14 @@ def parse_changelog(rows: object) -> list[ChangelogRow]:
             and isinstance(action_text, str)
             and type(serial) is int and 0 <= serial < 2**63
         ):  # fmt: skip
-            raise IndexResponseError(f"changelog row {position} has a field of the wrong type: {str(row)[:200]}")
+            fields = ", ".join(quoted(field) for field in row)
+            raise IndexResponseError(f"changelog row {position} has a field of the wrong type: [{fields}]")
         if serial <= previous:
             raise IndexResponseError(f"changelog row {position} is out of serial order ({serial} after {previous})")
         previous = serial
         action, filename = parse_action(action_text)
         if action is not Action.OTHER and action is not Action.REMOVE_PROJECT and not version:
-            raise IndexResponseError(f"changelog row {position} ({action_text[:80]!r}) has no version")
+            raise IndexResponseError(f"changelog row {position} ({quoted(action_text)}) has no version")
         out.append(ChangelogRow(name, version or None, timestamp, action, filename, serial))
     return out
 
@@ -140,10 +141,10 @@ def _content_type(response: Response) -> str:
 
 def parse_release(project: str, version: str, response: Response) -> ReleaseView:
     """Check and convert a ``/pypi/<project>/<version>/json`` response."""
-    where = f"release {project} {version}"
+    where = f"release {quoted(project)} {quoted(version)}"
     content_type = _content_type(response)
     if content_type != "application/json":
-        raise IndexResponseError(f"{where}: content type {content_type[:80]!r}, not application/json")
+        raise IndexResponseError(f"{where}: content type {quoted(content_type)}, not application/json")
     try:
         data = orjson.loads(response.body)
     except orjson.JSONDecodeError as e:
@@ -171,7 +172,7 @@ def parse_release(project: str, version: str, response: Response) -> ReleaseView
         sha256, blake2b = digests.get("sha256"), digests.get("blake2b_256")
         for name, value in (("sha256", sha256), ("blake2b_256", blake2b)):
             if not isinstance(value, str) or not is_hex64(value):
-                raise IndexResponseError(f"{at}: digest {name} is not 64 lowercase hex digits: {str(value)[:80]!r}")
+                raise IndexResponseError(f"{at}: digest {name} is not 64 lowercase hex digits: {quoted(value)}")
         size = _field(entry, "size", int, at)
         if size < 0:
             raise IndexResponseError(f"{at}: negative size")
@@ -182,7 +183,7 @@ def parse_release(project: str, version: str, response: Response) -> ReleaseView
         except RecordError as e:
             raise IndexResponseError(f"{at}: {e}") from None
         if filename in files:
-            raise IndexResponseError(f"{at}: {filename[:120]!r} listed twice")
+            raise IndexResponseError(f"{at}: {quoted(filename)} listed twice")
         files[filename] = FileFacts(filename, sha256, blake2b, size, upload_time, url, entry.get("yanked") is True)  # type: ignore[arg-type]
     return ReleaseView(project, version, serial, files)
 
@@ -200,11 +201,11 @@ class PyPIClient:
             raise IndexResponseError(f"XML-RPC {method}: HTTP {response.status}")
         content_type = _content_type(response)
         if content_type not in ("text/xml", "application/xml"):
-            raise IndexResponseError(f"XML-RPC {method}: content type {content_type[:80]!r}, not text/xml")
+            raise IndexResponseError(f"XML-RPC {method}: content type {quoted(content_type)}, not text/xml")
         try:
             (result,), _ = xmlrpc.client.loads(response.body, use_builtin_types=True)
         except xmlrpc.client.Fault as e:
-            raise IndexResponseError(f"XML-RPC {method} failed: {e.faultString[:200]}") from None
+            raise IndexResponseError(f"XML-RPC {method} failed: {quoted(e.faultString)}") from None
         except Exception as e:  # expat and xmlrpc raise many types for a malformed body
             raise IndexResponseError(f"XML-RPC {method}: malformed reply ({type(e).__name__})") from None
         return result
@@ -213,7 +214,7 @@ class PyPIClient:
         """``changelog_last_serial()``."""
         serial = self._xmlrpc("changelog_last_serial")
         if type(serial) is not int or serial < 0:
-            raise IndexResponseError(f"changelog_last_serial returned {str(serial)[:80]!r}")
+            raise IndexResponseError(f"changelog_last_serial returned {quoted(serial)}")
         return serial
 
     def changelog_since(self, serial: int) -> list[ChangelogRow]:
@@ -230,5 +231,5 @@ class PyPIClient:
         if response.status == 404:
             return None
         if response.status != 200:
-            raise IndexResponseError(f"release {project} {version}: HTTP {response.status}")
+            raise IndexResponseError(f"release {quoted(project)} {quoted(version)}: HTTP {response.status}")
         return parse_release(project, version, response)

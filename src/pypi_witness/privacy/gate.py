@@ -119,7 +119,8 @@ class PrivacyGate(grpc.ServerInterceptor):
         cost = self.costs.get(short, DEFAULT_COST)
         limiter, counter, clock = self.limiter, self.counter, self._clock
 
-        def gated(request: Any, context: grpc.ServicerContext) -> Any:
+        def gated(request: Any, context: grpc.ServicerContext, *callback: Any) -> Any:
+            # ``callback``: the send_response_callback a non-blocking streaming behaviour takes.
             identity = self.identify(method, None if request_streaming else request, context)
             wait = limiter.charge(identity, cost) if limiter is not None else 0.0
             if counter is not None:
@@ -131,6 +132,11 @@ class PrivacyGate(grpc.ServerInterceptor):
                 )
                 context.set_trailing_metadata(status.trailing_metadata)
                 context.abort(status.code, status.message)
-            return behaviour(request, context)
+            return behaviour(request, context, *callback)
 
+        # A non-blocking behaviour (it answers through a callback, holding no
+        # worker thread while it waits) must stay one behind the gate.
+        for name in ("experimental_non_blocking", "experimental_thread_pool"):
+            if hasattr(behaviour, name):
+                setattr(gated, name, getattr(behaviour, name))
         return gated

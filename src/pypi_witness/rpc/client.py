@@ -23,7 +23,7 @@ from typing import Any
 
 import grpc
 
-from pypi_witness.errors import MalformedError
+from pypi_witness.errors import MalformedError, quoted
 from pypi_witness.rpc import convert
 from pypi_witness.rpc.bridge import call_unary
 from pypi_witness.rpc.errors import error_from_status
@@ -37,7 +37,7 @@ _MAX_UINT64 = (1 << 64) - 1
 
 def _count(name: str, value: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= _MAX_UINT64:
-        raise MalformedError(f"{name} must be a whole number from 0 to 2**64-1, got {value!r}")
+        raise MalformedError(f"{name} must be a whole number from 0 to 2**64-1, got {quoted(value)}")
     return value
 
 

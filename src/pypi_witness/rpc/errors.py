@@ -46,6 +46,13 @@ DEADLINE_EXCEEDED the node sent...) becomes UnavailableError naming it. Details
 from a node are shortened and stripped of control characters before they go
 into an error message, as a node may be hostile.
 
+Every message is cut to MAX_STATUS_BYTES (UTF-8) before it is sent, so no
+status outgrows gRPC's metadata limit (which would reach the client as
+RESOURCE_EXHAUSTED, "retry later"); messages quote what a client sent through
+``errors.quoted``, which keeps them far shorter. An unexpected error is
+logged with its traceback at most once per LOG_INTERVAL_SECONDS per method and
+type of error (with the count of those not logged), so no client can flood the node's log.
+
 Log lines never hold a client's address: servicers name a client by its
 identity (``privacy.identity``), a keyed hash.
 """
@@ -53,6 +60,8 @@ identity (``privacy.identity``), a keyed hash.
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -100,6 +109,10 @@ KNOWN_SIZE_KEY = "known-size"
 RETRY_AFTER_KEY = "retry-after"
 # A node's status details, as shown in a client's error message, are cut to this many characters.
 MAX_DETAILS = 300
+# A status message the node sends is cut to this many bytes of UTF-8 (gRPC's metadata limit is 8 KiB).
+MAX_STATUS_BYTES = 1024
+# An unexpected error is logged with its traceback at most once per this many seconds per method.
+LOG_INTERVAL_SECONDS = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,19 +137,55 @@ def status_for(error: BaseException) -> Status:
             metadata = ((KNOWN_SIZE_KEY, str(error.known_size)),)
         if isinstance(error, OverloadedError) and error.retry_after is not None:
             metadata = ((RETRY_AFTER_KEY, str(error.retry_after)),)
-        return Status(code, str(error) or type(error).__name__, metadata)
+        return Status(code, _bounded(str(error) or type(error).__name__), metadata)
     return Status(Code.INTERNAL, INTERNAL_MESSAGE)
+
+
+def _bounded(message: str) -> str:
+    """``message``, cut to at most MAX_STATUS_BYTES of UTF-8 (ending in "...") if longer."""
+    data = message.encode("utf-8", "replace")
+    if len(data) <= MAX_STATUS_BYTES:
+        return message
+    return data[: MAX_STATUS_BYTES - 3].decode("utf-8", "ignore") + "..."
+
+
+class _Throttle:
+    """Says whether to log now: at most once per ``interval`` seconds per key, counting the rest."""
+
+    def __init__(self, interval: float) -> None:
+        self._interval = interval
+        self._last: dict[str, tuple[float, int]] = {}
+        self._lock = threading.Lock()
+
+    def allow(self, key: str) -> int | None:
+        """The count of calls not logged since the last one logged, if this one may be; else None."""
+        now = time.monotonic()
+        with self._lock:
+            last, skipped = self._last.get(key, (float("-inf"), 0))
+            if now - last < self._interval:
+                self._last[key] = (last, skipped + 1)
+                return None
+            self._last[key] = (now, 0)
+            return skipped
+
+
+_unexpected = _Throttle(LOG_INTERVAL_SECONDS)
 
 
 def report(error: BaseException, method: str, client: str) -> Status:
     """The status for ``error`` raised serving ``method`` to ``client`` (a tag), logged.
 
     Client mistakes are logged at DEBUG, store failures at WARNING with their
-    detail, anything unexpected at ERROR with its traceback.
+    detail, anything unexpected at ERROR with its traceback (at most once per
+    LOG_INTERVAL_SECONDS per method and type of error; the count of the
+    others is in the next).
     """
     status = status_for(error)
     if status.code is Code.INTERNAL:
-        logger.error("client %s %s: unexpected error", client, method, exc_info=error)
+        skipped = _unexpected.allow(f"{method} {type(error).__qualname__}")
+        if skipped is not None:
+            more = f" ({skipped} more since the last one logged)" if skipped else ""
+            logger.error("client %s %s: unexpected error%s", client, method, more, exc_info=error)
     elif isinstance(error, StoreError):
         logger.warning("client %s %s: store error: %s", client, method, error)
     else:

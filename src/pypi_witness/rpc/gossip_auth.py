@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 
 from pypi_witness.core.note import Signer, Verifier
-from pypi_witness.errors import NotFoundError, SignatureError
+from pypi_witness.errors import NotFoundError, SignatureError, quoted
 from pypi_witness.rpc.gen.v1 import gossip_pb2 as pb
 
 CONTEXT = b"pypi-witness/gossip-exchange/v1\n"
@@ -54,11 +54,11 @@ def check_exchange(
     """
     key = keys.get(sender)
     if key is None:
-        raise NotFoundError(f"gossip sender {sender[:80]!r} is not a peer with a witness key here")
+        raise NotFoundError(f"gossip sender {quoted(sender)} is not a peer with a witness key here")
     if abs(time - now) > MAX_SKEW_SECONDS:
-        raise SignatureError(f"gossip from {sender!r} signed at {time}, {time - now:+.0f} s from this node's clock")
+        raise SignatureError(f"gossip from {quoted(sender)} signed at {time}, {time - now:+.0f} s from this node's clock")
     if not key.verify(exchange_message(sender, time, messages), signature):
-        raise SignatureError(f"gossip from {sender!r}: the signature does not verify with its witness key")
+        raise SignatureError(f"gossip from {quoted(sender)}: the signature does not verify with its witness key")
     return sender
 
 

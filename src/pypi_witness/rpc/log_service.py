@@ -51,6 +51,7 @@ from pypi_witness.errors import (
     OutOfRangeError,
     SignatureError,
     StoreError,
+    quoted,
 )
 from pypi_witness.log import Log
 from pypi_witness.privacy.identity import ClientIdentifier
@@ -309,8 +310,8 @@ class LogServicer:
             self._lookup_chunk, None, [request.filename], limiter=self._lookup_threads
         )
         if not result.entries:
-            raise NotFoundError(f"{request.filename} is not in the log (checked up to size {signed.checkpoint.size})")
+            raise NotFoundError(f"{quoted(request.filename)} is not in the log (checked up to size {signed.checkpoint.size})")
         response = pb.LookupFilenameResponse(
             checkpoint=self._witnessed(signed.note), entries=result.entries, conflicts=result.conflicts
         )
-        return self._fitting(response, f"the entries of {request.filename}")
+        return self._fitting(response, f"the entries of {quoted(request.filename)}")

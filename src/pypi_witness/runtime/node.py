@@ -13,12 +13,20 @@ its verdict logged and sent to the peers) and, when
 ``[index]`` names a URL, the index follower (ingest.follower). ``sources`` is
 where other tasks that append to the log plug in.
 
+Every long-running task but the writer runs ``supervised`` (runtime.supervise):
+an exception escaping one after it started is logged with its traceback and
+that task alone starts again after a growing delay; nothing a task is sent
+stops the node. A task that refuses to start (a bad configuration) stops it.
+
 Stopping (``run_node`` cancelled), in this order within the one nursery:
 health turns NOT_SERVING and the server accepts no new calls; calls in flight
 get ``stop_grace_seconds`` to finish and are then cancelled (their trio
-handlers see the cancellation); the writer lets a running write commit or roll
-back whole, refuses queued ones and signs the durable size; then the access
-events counted are written and the stores are closed. Acknowledged appends are never lost.
+handlers see the cancellation); the server and its worker threads get
+STOP_SLACK_SECONDS more to finish, after which a thread still busy is left
+behind (logged; ``serve`` then exits without waiting for it); the writer lets
+a running write commit or roll back whole, refuses queued ones and signs the
+durable size; then the access events counted are written and the stores are
+closed. Acknowledged appends are never lost.
 """
 
 from __future__ import annotations
@@ -31,11 +39,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import grpc
 import trio
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_health.v1 import health, health_pb2
 from grpc_reflection.v1alpha import reflection
 
 from pypi_witness.config import Config, NodeConfig
-from pypi_witness.errors import ConfigError, WitnessError
+from pypi_witness.errors import ConfigError, WitnessError, quoted
 from pypi_witness.log import STORE_DIR, Log, init_log, open_log
 from pypi_witness.rpc.bridge import ServerBridge
 from pypi_witness.rpc.log_service import SERVICE_NAME as LOG_SERVICE_NAME
@@ -56,6 +64,10 @@ from pypi_witness.rpc.gossip_auth import authenticator as gossip_authenticator
 from pypi_witness.rpc.gossip_service import EXCHANGE_METHOD, GossipServicer
 from pypi_witness.rpc.gossip_service import SERVICE_NAME as GOSSIP_SERVICE_NAME
 from pypi_witness.rpc.tls import peer_credentials, server_credentials
+from pypi_witness.privacy.identity import ClientIdentifier
+from pypi_witness.privacy.period_keys import PeriodKeys
+from pypi_witness.rpc.standard_services import StandardServices
+from pypi_witness.runtime.supervise import supervised
 from pypi_witness.runtime.writer import LogWriter
 from pypi_witness.witness import Witness
 
@@ -65,6 +77,8 @@ logger = logging.getLogger("pypi_witness.runtime")
 Source = Callable[[LogWriter], Awaitable[None]]
 # How often the health task checks that the store still answers.
 HEALTH_CHECK_SECONDS = 5.0
+# When stopping, how long past stop_grace_seconds the gRPC server and its worker threads may take.
+STOP_SLACK_SECONDS = 5.0
 _HEALTH_SERVICES = ("", LOG_SERVICE_NAME)
 
 
@@ -87,7 +101,9 @@ def open_node_log(node: NodeConfig) -> Log:
     log = open_log(data_dir, key_path=key_path)
     if node.origin is not None and node.origin != log.origin:
         log.close()
-        raise ConfigError(f"node.origin: the log in {data_dir} has origin {log.origin!r}, not {node.origin!r}")
+        raise ConfigError(
+            f"node.origin: the log in {data_dir} has origin {quoted(log.origin)}, not {quoted(node.origin)}"
+        )
     return log
 
 
@@ -158,9 +174,11 @@ async def serve_grpc(
             ("grpc.so_reuseport", 0),
         ],
     )
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     services = (LOG_SERVICE_NAME, WITNESS_SERVICE_NAME, GOSSIP_SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME)
-    reflection.enable_server_reflection(services, server)
+    standard = StandardServices(
+        health_servicer, _HEALTH_SERVICES, services, identifier or ClientIdentifier(PeriodKeys(7 * 24 * 3600))
+    )
+    server.add_generic_rpc_handlers(standard.handlers())
     try:
         if credentials is None:
             port = server.add_insecure_port(config.node.listen)
@@ -177,11 +195,30 @@ async def serve_grpc(
     finally:
         with trio.CancelScope(shield=True):
             health_servicer.enter_graceful_shutdown()
-            stopped = server.stop(limits.stop_grace_seconds)
-            # The trio loop keeps running while this waits, so trio handlers of
-            # calls in flight can finish (or see their cancellation).
-            await trio.to_thread.run_sync(stopped.wait)
-            await trio.to_thread.run_sync(functools.partial(executor.shutdown, wait=True))
+            await stop_server(server, executor, limits.stop_grace_seconds)
+
+
+async def stop_server(server: grpc.Server, executor: ThreadPoolExecutor, grace: float) -> bool:
+    """Stop ``server`` and its ``executor``, waiting at most ``grace`` + STOP_SLACK_SECONDS.
+
+    Calls in flight get ``grace`` seconds and are then cancelled. Returns
+    True once the server and every worker thread have finished; False if
+    the time ran out first (logged as a warning): the busy threads are left
+    behind. The trio loop keeps running while this waits, so the trio
+    handlers of calls in flight can finish (or see their cancellation).
+    """
+    stopped = server.stop(grace)
+    with trio.move_on_after(grace + STOP_SLACK_SECONDS) as scope:
+        await trio.to_thread.run_sync(stopped.wait, abandon_on_cancel=True)
+        await trio.to_thread.run_sync(functools.partial(executor.shutdown, wait=True), abandon_on_cancel=True)
+    if scope.cancelled_caught:
+        executor.shutdown(wait=False, cancel_futures=True)
+        logger.warning(
+            "the gRPC server did not stop within %g s; calls still running are left behind",
+            grace + STOP_SLACK_SECONDS,
+        )
+        return False
+    return True
 
 
 def _settle_dispute(gossip: GossipNode, settler: Settler, dispute: Dispute) -> None:
@@ -237,15 +274,16 @@ async def run_node(
             signed = await writer.publish()
             health_servicer = health.HealthServicer(experimental_non_blocking=True)
             _set_health(health_servicer, True)
-            await nursery.start(privacy.run)
+            await nursery.start(functools.partial(supervised, "privacy", privacy.run, reports_started=True))
             cosignatures = Cosignatures([peer.name for peer in config.peers])
             bridge = ServerBridge(trio.lowlevel.current_trio_token())
             exchange = exchange_as_peer(gossip, config.peers)
             gossip_servicer = GossipServicer(
                 exchange, peer_keys(config.peers), bridge, time.time, identifier=privacy.identifier
             )
-            await nursery.start(gossip.run)
-            nursery.start_soon(gossip.watch_log, log.store.checkpoint)
+            await nursery.start(functools.partial(supervised, "gossip", gossip.run, reports_started=True))
+            watch_log = functools.partial(gossip.watch_log, log.store.checkpoint)
+            nursery.start_soon(supervised, "gossip checkpoint watch", watch_log)
             follower = Follower(config.index, LogSink(log, writer)) if config.index.url else None
             if policy is not None:
                 settler = Settler(
@@ -255,7 +293,7 @@ async def run_node(
                 )  # fmt: skip
                 gossip.on_dispute = functools.partial(_settle_dispute, gossip, settler)
                 gossip.on_verdict = settler.receive_verdict
-                await nursery.start(settler.run)
+                await nursery.start(functools.partial(supervised, "settler", settler.run, reports_started=True))
             address = await nursery.start(
                 functools.partial(
                     serve_grpc,
@@ -268,13 +306,15 @@ async def run_node(
                     gossip=gossip_servicer,
                 )
             )
-            nursery.start_soon(_watch_health, log, health_servicer)
+            nursery.start_soon(supervised, "health", functools.partial(_watch_health, log, health_servicer))
             if follower is not None:
-                await nursery.start(follower.run)
+                await nursery.start(functools.partial(supervised, "follower", follower.run, reports_started=True))
             for peer in config.peers:
                 if peer.address is not None:
-                    push = functools.partial(push_to_peer, credentials=channels.get(peer.name))
-                    nursery.start_soon(push, log, peer, config.witness, cosignatures)
+                    push = functools.partial(
+                        push_to_peer, log, peer, config.witness, cosignatures, credentials=channels.get(peer.name)
+                    )
+                    nursery.start_soon(supervised, f"push to {peer.name}", push)
             for source in sources:
                 nursery.start_soon(source, writer)
             logger.info("serving log %s (size %d) on %s", log.origin, signed.checkpoint.size, address)

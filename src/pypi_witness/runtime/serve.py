@@ -1,19 +1,26 @@
 """``serve_main``: run a node as a process (``pypi-witness serve --config FILE``).
 
 Loads the configuration, runs ``run_node`` under ``trio.run`` and stops it
-gracefully on SIGINT or SIGTERM (further signals while stopping are noted and
-ignored, and once stopped, ignored until the process exits). Prints one line
-``serving <origin> on <host:port>`` to standard output when the node is
-ready; logs go to standard error (never a client's address: see config's
-[privacy]).
+gracefully on SIGINT or SIGTERM. Every stop is bounded: if the process has
+not exited ``[limits] stop_timeout_seconds`` after the signal, or if a second
+SIGINT or SIGTERM arrives while the node stops (after the first was handled:
+signals arriving together count as one),
+the process exits at once with status 1 and one line ``pypi-witness: error:
+...`` on standard error. The log loses nothing by that: every acknowledged
+append is durable before it is acknowledged. Once stopped, further signals are
+ignored until the process exits. Prints one line ``serving <origin> on
+<host:port>`` to standard output when the node is ready; logs go to standard
+error (never a client's address: see config's [privacy]).
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import os
 import signal
 import sys
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -31,6 +38,41 @@ EXIT_ERROR = 1
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
+def _exit_now(message: str) -> None:
+    """Print ``message`` as the process's error line and exit with EXIT_ERROR at once, from any thread."""
+    try:
+        for handler in logging.getLogger().handlers:
+            handler.flush()
+        sys.stdout.flush()
+        print(f"pypi-witness: error: {message}", file=sys.stderr, flush=True)
+    finally:
+        os._exit(EXIT_ERROR)
+
+
+class _StopLimit:
+    """Exits the process if it is still alive ``seconds`` after ``start`` (a daemon timer thread)."""
+
+    def __init__(self) -> None:
+        self._timer: threading.Timer | None = None
+
+    def start(self, seconds: float) -> None:
+        if self._timer is None:
+            message = f"the node did not stop within {seconds:g} s of the signal; exiting without finishing the stop"
+            self._timer = threading.Timer(seconds, _exit_now, (message,))
+            self._timer.daemon = True
+            self._timer.start()
+
+    def stopped(self) -> None:
+        """The node has stopped: no need to force the exit, unless threads it left would hold the process."""
+        if self._timer is None:
+            return
+        busy = [t.name for t in threading.enumerate() if t.is_alive() and not t.daemon and t is not threading.main_thread()]
+        if busy:
+            logger.warning("threads still busy after the stop: %s; the process exits without them", ", ".join(busy))
+            return
+        self._timer.cancel()
+
+
 def _leaves(error: BaseException) -> Iterator[BaseException]:
     if isinstance(error, BaseExceptionGroup):
         for inner in error.exceptions:
@@ -39,8 +81,8 @@ def _leaves(error: BaseException) -> Iterator[BaseException]:
         yield error
 
 
-async def _serve(config: Config, sources: Sequence[Source]) -> None:
-    """Run the node until a stop signal; return once it has stopped."""
+async def _serve(config: Config, sources: Sequence[Source], limit: _StopLimit) -> None:
+    """Run the node until a stop signal; return once it has stopped (``limit`` bounds the stop)."""
     node_scope = trio.CancelScope()
     with trio.open_signal_receiver(*_STOP_SIGNALS) as signals:
         async with trio.open_nursery() as nursery:
@@ -49,9 +91,9 @@ async def _serve(config: Config, sources: Sequence[Source]) -> None:
                 async for signum in signals:
                     name = signal.Signals(signum).name
                     if node_scope.cancel_called:
-                        logger.info("%s: already stopping", name)
-                    else:
-                        logger.info("%s: stopping", name)
+                        _exit_now(f"{name} while stopping: exiting now, without finishing the stop")
+                    logger.info("%s: stopping", name)
+                    limit.start(config.limits.stop_timeout_seconds)
                     node_scope.cancel()
 
             nursery.start_soon(stop_on_signals)
@@ -76,7 +118,10 @@ def serve_main(config_path: Path, *, sources: Sequence[Source] = ()) -> int:
     """Run a node from the TOML file ``config_path`` until SIGINT or SIGTERM; return the exit code.
 
     Returns 0 after a signal and a graceful stop, leaving SIGINT and SIGTERM
-    ignored (the caller is about to exit). Returns 1 after printing one
+    ignored (the caller is about to exit; if worker threads the node left
+    behind keep the process alive, it is ended as the module docstring says).
+    Exits the process with 1 at once on a second signal or when the stop
+    takes too long (module docstring). Returns 1 after printing one
     line ``pypi-witness: error: ...`` to standard error if the configuration
     is refused (the message names the file and key), or the node cannot start
     or fails (a package or OS error). Anything else is a bug and propagates.
@@ -94,7 +139,9 @@ def serve_main(config_path: Path, *, sources: Sequence[Source] = ()) -> int:
         # stopped cleanly, turning exit 0 into death by signal.
         for signum in _STOP_SIGNALS:
             signal.signal(signum, signal.SIG_IGN)
-        trio.run(_serve, config, sources)
+        limit = _StopLimit()
+        trio.run(_serve, config, sources, limit)
+        limit.stopped()
     except BaseException as error:
         for signum, handler in previous.items():
             signal.signal(signum, handler)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import lmdb
 
-from pypi_witness.errors import NotFoundError, StoreError
+from pypi_witness.errors import NotFoundError, StoreError, quoted
 
 LAYOUT = b"pypi-witness-gossip-state/1"
 STATE_DIR = "gossip"
@@ -82,7 +82,7 @@ class GossipStateStore:
             if layout is None and not readonly:
                 txn.put(b"layout", LAYOUT)
             elif layout != LAYOUT:
-                raise StoreError(f"layout {layout!r}, not {LAYOUT!r}")
+                raise StoreError(f"layout {quoted(layout)}, not {quoted(LAYOUT)}")
 
     def put(self, kind: str, key: str, data: bytes) -> None:
         """Store ``data`` under ``key`` (a head by origin, an evidence by id), durably.
@@ -91,9 +91,9 @@ class GossipStateStore:
         """
         db = self._dbs.get(kind)
         if db is None:
-            raise StoreError(f"gossip state holds heads and evidence, not {kind!r}")
+            raise StoreError(f"gossip state holds heads and evidence, not {quoted(kind)}")
         if kind == "evidence" and _ID.fullmatch(key) is None:
-            raise StoreError(f"evidence id {key[:70]!r} is not 64 lowercase hex digits")
+            raise StoreError(f"evidence id {quoted(key)} is not 64 lowercase hex digits")
         try:
             with self._env.begin(write=True, db=db) as txn:
                 txn.put(key.encode("utf-8"), bytes(data))
@@ -123,7 +123,7 @@ class GossipStateStore:
         matches = {k: v for k, v in self.evidence().items() if len(evidence_id) >= 4 and k.startswith(evidence_id)}
         if len(matches) != 1:
             what = "no" if not matches else f"{len(matches)} pieces of"
-            raise NotFoundError(f"{what} evidence with id {evidence_id[:70]!r} in {self._path}")
+            raise NotFoundError(f"{what} evidence with id {quoted(evidence_id)} in {self._path}")
         return next(iter(matches.values()))
 
     def close(self) -> None:
