@@ -31,6 +31,7 @@ Keys (README-ready)::
     lookup_threads        = 2        # threads doing filename lookups for all calls together
     writer_queue          = 8        # write batches waiting for the log's one writer
     stop_grace_seconds    = 5.0      # on SIGINT/SIGTERM, time in-flight calls get before they are cancelled
+    reader_check_seconds  = 10.0     # how often the node frees the store's reader slots of dead processes
 
     [witness]                          # this node as a witness (cosigner) of its peers' logs
     key          = "<data_dir>/witness.key" # the witness's private key file (mode 0600; type 0x04,
@@ -197,6 +198,10 @@ class LimitsConfig:
     writer_queue: int = 8
     # 5 s: long enough for any bounded call, short enough for a service manager.
     stop_grace_seconds: float = 5.0
+    # 10 s: a check scans the reader table (512 slots, well under a millisecond);
+    # reader processes would have to die faster than 50 a second to fill the
+    # table between checks, and a read that finds it full checks at once.
+    reader_check_seconds: float = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -336,6 +341,7 @@ _LIMIT_CHECKS: dict[str, Callable[[str, object], Any]] = {
     "lookup_threads": _integer(1, 1024),
     "writer_queue": _integer(1, 1_000_000),
     "stop_grace_seconds": _seconds,
+    "reader_check_seconds": _positive_seconds,
 }
 assert set(_LIMIT_CHECKS) == {f.name for f in fields(LimitsConfig)}
 

@@ -59,7 +59,14 @@ from pypi_witness.core.records import (
     project_key,
     release_key,
 )
-from pypi_witness.errors import ConfigError, IndexResponseError, RateLimitedError, RecordError, UnavailableError
+from pypi_witness.errors import (
+    ConfigError,
+    IndexResponseError,
+    RateLimitedError,
+    RecordError,
+    StoreError,
+    UnavailableError,
+)
 from pypi_witness.ingest.http import HttpClient
 from pypi_witness.ingest.pypi_api import Action, ChangelogRow, FileFacts, PyPIClient, ReleaseView
 from pypi_witness.progress import Progress
@@ -187,7 +194,10 @@ class Follower:
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Poll every ``poll_seconds`` until cancelled. A failed poll is logged
-        and retried at the next one; ConfigError (wrong index for this log) stops it."""
+        and retried at the next one, whether the index failed or the log could
+        not be written (StoreError: e.g. a full disk; the batch that failed was
+        not written and its rows are read again); ConfigError (wrong index for
+        this log) stops it."""
         await self._check_followed()
         task_status.started()
         while True:
@@ -195,6 +205,9 @@ class Follower:
                 await self._poll()
             except (UnavailableError, IndexResponseError, RateLimitedError) as e:
                 logger.warning("poll of %s failed, retrying in %g s: %s", self.settings.url, self.settings.poll_seconds, e)
+            except StoreError as e:
+                logger.error("poll of %s stopped, the log cannot be written; retrying in %g s: %s",
+                             self.settings.url, self.settings.poll_seconds, e)  # fmt: skip
             await trio.sleep(self.settings.poll_seconds)
 
     async def _check_followed(self) -> None:
