@@ -40,8 +40,8 @@ the monotonic leaf keys, short read transactions.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
-import itertools
 import math
 import operator
 import struct
@@ -51,15 +51,7 @@ from pathlib import Path
 
 import lmdb
 
-from pypi_witness.core.buckets import (
-    BUCKETS,
-    DIGEST_BYTES,
-    EMPTY_DIGEST,
-    ITEM_DOMAIN,
-    Entry,
-    item_hash_of_values,
-    item_values,
-)
+from pypi_witness.core.buckets import BUCKETS, DIGEST_BYTES, EMPTY_DIGEST, ITEM_DOMAIN, Entry
 from pypi_witness.core.merkle import NodeId, frontier_ids, leaf_hash, root_from_frontier
 from pypi_witness.core.records import RELEASE_PREFIX, Record, parse_record, record_keys, release_key
 from pypi_witness.errors import ConflictError, CorruptionError, OutOfRangeError, RecordError, StoreError
@@ -67,6 +59,7 @@ from pypi_witness.store.base import AppendResult, Conflict, checked_state, leave
 from pypi_witness.store.leaf_codec import pack_leaf, unpack_leaf
 from pypi_witness.store.lmdb_errors import store_error
 from pypi_witness.store.lmdb_file import check_data_file
+from pypi_witness.store.lmdb_indexes import build_buckets, build_releases, buckets_size
 from pypi_witness.store.map_release import release_file_pages_over
 from pypi_witness.store.tree_rows import Row, extend_rows
 
@@ -268,8 +261,9 @@ class LmdbStore:
                 return None  # written before buckets existed; bucket_digests says so
         db = self._env.open_db(b"buckets", create=True)
         with self._env.begin(write=True) as txn:
-            if self._buckets_size(txn) != self._size(txn):
-                self._build_buckets(txn, db)
+            if buckets_size(txn, self._meta) != self._size(txn):
+                release = functools.partial(release_file_pages_over, self._path / "data.mdb", MAPPED_BUDGET)
+                build_buckets(txn, self._names, self._leaves, db, self._meta, release, LOOKUPS_PER_CHECK)
         return db
 
     def _open_releases(self, readonly: bool) -> lmdb._Database | None:
@@ -281,47 +275,8 @@ class LmdbStore:
                 return None  # written before release keys existed: release lookups find removals only
         db = self._env.open_db(b"releases", create=True, dupsort=True, dupfixed=True)
         with self._env.begin(write=True) as txn:
-            raw = txn.get(b"releases_size", None, self._meta)
-            size = self._size(txn)
-            if raw is None or int.from_bytes(raw, "big") != size:
-                txn.drop(db, delete=False)
-                leaves, releases = iter(txn.cursor(self._leaves)), txn.cursor(db)
-                # In chunks, so a large log never holds all its items in memory at once.
-                while chunk := list(itertools.islice(leaves, 100_000)):
-                    items = (_release_item(bytes(v), int.from_bytes(k, "big")) for k, v in chunk)
-                    releases.putmulti(sorted(item for item in items if item is not None))
-                txn.put(b"releases_size", _u64(size), db=self._meta)
+            build_releases(txn, self._leaves, db, self._meta, _release_item)
         return db
-
-    def _buckets_size(self, txn: lmdb.Transaction) -> int:
-        raw = txn.get(b"buckets_size", None, self._meta)
-        return -1 if raw is None else int.from_bytes(raw, "big")
-
-    def _build_buckets(self, txn: lmdb.Transaction, db: lmdb._Database) -> None:
-        """Compute every bucket digest from ``names`` and the leaves, in ``txn`` (see the module docstring)."""
-        txn.drop(db, delete=False)
-        digests = [0] * BUCKETS
-        seen: set[bytes] = set()  # filenames of the current bucket with a file record counted
-        current = -1
-        for count, (key, item) in enumerate(txn.cursor(self._names).iternext(keys=True, values=True)):
-            bucket = (key[0] << 4) | (item[0] >> 4)
-            if bucket != current:
-                current, seen = bucket, set()
-            stored = txn.get(item[7:13].rjust(8, b"\0"), None, self._leaves)
-            if stored is None:
-                raise CorruptionError(f"name index points at missing entry {int.from_bytes(item[7:13], 'big')}")
-            if stored[0] != 1:  # not a file record
-                continue
-            values = bytes(stored[1:]).split(b"\n", 6)  # name, version, file, sha256, blake2b, size, ...
-            if values[2] not in seen:  # items of one filename come in log order: this is its first
-                seen.add(values[2])
-                digests[bucket] ^= int.from_bytes(item_hash_of_values(item_values(*values[2:6])), "big")
-            if count % LOOKUPS_PER_CHECK == LOOKUPS_PER_CHECK - 1:
-                release_file_pages_over(self._path / "data.mdb", MAPPED_BUDGET)
-        txn.cursor(db).putmulti(
-            [(_bucket_key(b), d.to_bytes(DIGEST_BYTES, "big")) for b, d in enumerate(digests) if d], append=True
-        )
-        txn.put(b"buckets_size", _u64(self._size(txn)), db=self._meta)
 
     # --- reading -----------------------------------------------------------
 
@@ -472,7 +427,7 @@ class LmdbStore:
 
     def bucket_digests(self) -> list[bytes]:
         with self._read() as txn:
-            if self._buckets is None or self._buckets_size(txn) != self._size(txn):
+            if self._buckets is None or buckets_size(txn, self._meta) != self._size(txn):
                 raise StoreError(
                     f"the bucket digests of {self._path} are not up to date with the log: "
                     "open the store for writing once to build them"
