@@ -44,7 +44,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from pypi_witness.config import Config, NodeConfig
-from pypi_witness.errors import ConfigError, WitnessError
+from pypi_witness.errors import ConfigError, StoreError, WitnessError
 from pypi_witness.log import Log, holds_log, init_log, open_log
 from pypi_witness.rpc.bridge import ServerBridge
 from pypi_witness.rpc.log_service import SERVICE_NAME as LOG_SERVICE_NAME
@@ -113,6 +113,15 @@ def _set_health(servicer: health.HealthServicer, serving: bool) -> None:
 def _set_writes_health(servicer: health.HealthServicer, failure: str | None) -> None:
     serving = health_pb2.HealthCheckResponse.SERVING if failure is None else health_pb2.HealthCheckResponse.NOT_SERVING
     servicer.set(WRITES_SERVICE, serving)
+
+
+def _stored_checkpoint(log: Log) -> bytes | None:
+    """The log's stored checkpoint note, for the gossip to publish; None (logged) while the store fails."""
+    try:
+        return log.store.checkpoint()
+    except StoreError as e:
+        logger.warning("gossip: cannot read the log's checkpoint now: %s", e)
+        return None
 
 
 async def _reclaim_readers(log: Log, seconds: float) -> None:
@@ -276,7 +285,7 @@ async def run_node(
                 exchange, peer_keys(config.peers), bridge, time.time, identifier=privacy.identifier
             )
             await nursery.start(gossip.run)
-            nursery.start_soon(gossip.watch_log, log.store.checkpoint)
+            nursery.start_soon(gossip.watch_log, functools.partial(_stored_checkpoint, log))
             follower = Follower(config.index, LogSink(log, writer)) if config.index.url else None
             if policy is not None:
                 settler = Settler(
