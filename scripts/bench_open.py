@@ -12,8 +12,9 @@ it reports, each as a median over runs with the page cache warm:
   (what the node's writer does after each write job);
 - per call, with wall and CPU time: ``leaf_and_proof`` (now with the check of
   the entry's pair against the stored hash) against the same work without it
-  (read the leaf, build the proof), and ``lookup`` (now verifying each proof
-  against the signed checkpoint) against the same without the verification.
+  (check the size, read the leaf, build the proof), and ``lookup`` (now
+  verifying each proof against the signed checkpoint) against the same without
+  the verification.
 
 Usage::
 
@@ -105,7 +106,10 @@ def main() -> None:
             store = log.store
 
             def unchecked_proof(i: int) -> object:
+                """What leaf_and_proof did before the pair check: the size check, the leaf, the proof."""
                 index = indexes[i]
+                if not 0 <= size <= store.size():
+                    raise AssertionError("size past the log")
                 return store.leaves(index, index + 1)[0], merkle.inclusion_proof(index, size, store)
 
             per_call_us(unchecked_proof, 2000)  # warm the tile cache and page cache

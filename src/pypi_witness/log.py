@@ -72,6 +72,20 @@ class Lookup:
     conflicts: tuple[Conflict, ...]
 
 
+class _AlsoReading:
+    """A hash reader over ``store`` that reads one more node, ``extra_id``, with the first batch it is asked for."""
+
+    def __init__(self, store: LogStore, extra_id: merkle.NodeId) -> None:
+        self._store, self._extra_id = store, extra_id
+        self.extra: bytes | None = None
+
+    def read_hashes(self, ids: Sequence[merkle.NodeId]) -> list[bytes]:
+        if self.extra is not None:
+            return self._store.read_hashes(ids)
+        *hashes, self.extra = self._store.read_hashes([*ids, self._extra_id])
+        return hashes
+
+
 class Log:
     """The log of one origin. Reads need only the verifier key; ``publish`` needs the signer.
 
@@ -144,15 +158,18 @@ class Log:
         if not 0 <= index < size:
             raise OutOfRangeError(f"index {index} is not in a tree of size {size}")
         leaf = self.store.leaves(index, index + 1)[0]
-        proof = merkle.inclusion_proof(index, size, self.store)
-        if index ^ 1 < size:  # RFC 9162 §2.1.3.1: the proof starts with the other leaf of the pair
-            own = merkle.leaf_hash(leaf)
-            pair = merkle.node_hash(own, proof[0]) if index % 2 == 0 else merkle.node_hash(proof[0], own)
-            if self.store.read_hashes([(1, index >> 1)]) != [pair]:
-                raise CorruptionError(
-                    f"entries {index & ~1} and {index | 1} do not match the hash the log keeps for them: "
-                    "the store is damaged"
-                )
+        if index ^ 1 >= size:  # no pair in this tree: the proof does not start at the leaf's sibling
+            return leaf, merkle.inclusion_proof(index, size, self.store)
+        reader = _AlsoReading(self.store, (1, index >> 1))  # the pair's hash, in the proof's one read
+        proof = merkle.inclusion_proof(index, size, reader)
+        own = merkle.leaf_hash(leaf)
+        # RFC 9162 §2.1.3.1: the proof starts with the other leaf of the pair.
+        pair = merkle.node_hash(own, proof[0]) if index % 2 == 0 else merkle.node_hash(proof[0], own)
+        if reader.extra != pair:
+            raise CorruptionError(
+                f"entries {index & ~1} and {index | 1} do not match the hash the log keeps for them: "
+                "the store is damaged"
+            )
         return leaf, proof
 
     def inclusion_proof(self, index: int, size: int | None = None, root_hash: bytes | None = None) -> InclusionProof:

@@ -112,7 +112,7 @@ STATUS_TABLE: dict[type[BaseException], Code] = {
 STORE_MESSAGE = "the node cannot read its log right now; try again later or ask another node"
 CORRUPTION_MESSAGE = "the node's log is damaged (its operator is alarmed); ask another node"
 FULL_MESSAGE = "the node's disk is full: it cannot write now (reads still work); try again later"
-_STORE_MESSAGES: dict[type[StoreError], str] = {
+_STORE_MESSAGES: dict[type[BaseException], str] = {
     CorruptionError: CORRUPTION_MESSAGE,
     StoreFullError: FULL_MESSAGE,
     StoreError: STORE_MESSAGE,
@@ -140,7 +140,7 @@ def status_for(error: BaseException) -> Status:
         if code is None:
             continue
         if isinstance(error, StoreError):
-            return Status(code, _STORE_MESSAGES.get(cls, STORE_MESSAGE))  # type: ignore[call-overload]
+            return Status(code, _STORE_MESSAGES.get(cls, STORE_MESSAGE))
         metadata: tuple[tuple[str, str], ...] = ()
         if isinstance(error, ConflictError) and error.known_size is not None:
             metadata = ((KNOWN_SIZE_KEY, str(error.known_size)),)
