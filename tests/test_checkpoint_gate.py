@@ -4,6 +4,8 @@ extend the last one signed; the last signed note is recorded outside the store b
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 import threading
 import time
 
@@ -15,7 +17,7 @@ from pypi_witness.core.note import Signer
 from pypi_witness.errors import ConfigError, CorruptionError, RollbackError, StoreError
 from pypi_witness.log import STORE_DIR, Log, init_log, open_log
 from pypi_witness.store.memory import MemoryStore
-from tests.factories import record
+from tests.factories import generated_lines, record
 
 ORIGIN = "gate.example/log"
 SIGNER = Signer.from_seed(ORIGIN, bytes(range(32)))
@@ -58,7 +60,7 @@ def test_a_store_that_does_not_extend_the_signed_tree_is_refused(records, messag
     with pytest.raises(RollbackError, match=message) as refused:
         other.publish()
     assert (refused.value.signed_size, refused.value.store_size) == (5, len(records))
-    assert "nothing was signed" in str(refused.value)
+    assert str(refused.value).startswith("refusing to sign: ") and str(refused.value).endswith("; nothing was signed")
     assert shared.load() == before and other.store.checkpoint() is None
 
 
@@ -189,6 +191,32 @@ def test_a_store_restored_from_an_older_backup_is_refused_at_open(tmp_path):
     reader = open_log(data, readonly=True)  # reading what is there signs nothing, and is allowed
     assert reader.checkpoint().checkpoint.size == 10
     reader.close()
+
+
+@pytest.mark.parametrize("command", ["import", "follow"])
+def test_import_and_follow_refuse_a_store_behind_what_the_key_signed(tmp_path, command):
+    """The CLI paths that append and sign refuse before writing anything (serve: tests/runtime/test_damaged_serve.py)."""
+    data = tmp_path / "node"
+    log = init_log(data, ORIGIN)
+    shutil.copytree(data / STORE_DIR, tmp_path / "backup")  # at size 0
+    log.append([record(i) for i in range(4)])
+    log.publish()
+    log.close()
+    shutil.rmtree(data / STORE_DIR)
+    shutil.copytree(tmp_path / "backup", data / STORE_DIR)
+    before = {p.name: p.read_bytes() for p in [data / LAST_SIGNED_FILE, data / STORE_DIR / "data.mdb"]}
+    records = tmp_path / "records.jsonl"
+    records.write_bytes(b"".join(generated_lines(10, seed=2)))
+    argv = {"import": ["import", "--data", str(data), str(records)],
+            "follow": ["follow", "--data", str(data), "--index", "http://127.0.0.1:9", "--once"]}[command]  # fmt: skip
+    result = subprocess.run([sys.executable, "-m", "pypi_witness.cli", *argv], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith(
+        f"pypi-witness: error: refusing to open the log in {data}: the log holds 0 entries, but its key already "
+        "signed a checkpoint of size 4 (the store lost entries: a backup to restore must hold at least 4). "
+        "Nothing was signed."
+    )
+    assert {p.name: p.read_bytes() for p in [data / LAST_SIGNED_FILE, data / STORE_DIR / "data.mdb"]} == before
 
 
 def test_a_directory_without_the_record_takes_it_from_the_store(tmp_path):

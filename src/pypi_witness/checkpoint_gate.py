@@ -186,14 +186,13 @@ class CheckpointGate:
             raise CorruptionError(f"the checkpoint stored in the log does not verify ({e}); nothing was signed") from None
 
     def _check_holds(self, signed: SignedCheckpoint, store: LogStore, size: int) -> None:
-        """RollbackError unless the store's tree of ``size`` extends ``signed``."""
+        """RollbackError (saying what is wrong) unless the store's tree of ``size`` extends ``signed``."""
         old = signed.checkpoint
         # Rule 1: never a smaller tree than one signed.
         if size < old.size:
             raise RollbackError(
-                f"refusing to sign: the log holds {size:,} entries, but its key already signed a checkpoint of "
-                f"size {old.size:,}; nothing was signed. The store lost entries: restore it from a backup "
-                f"holding at least {old.size:,} entries",
+                f"the log holds {size:,} entries, but its key already signed a checkpoint of size {old.size:,} "
+                f"(the store lost entries: a backup to restore must hold at least {old.size:,})",
                 signed_size=old.size,
                 store_size=size,
             )
@@ -201,8 +200,8 @@ class CheckpointGate:
         root = merkle.tree_root(old.size, store)
         if root != old.root_hash:
             raise RollbackError(
-                f"refusing to sign: the log's tree of size {old.size:,} is not the one its key signed (its root "
-                "differs); nothing was signed. The store was replaced or damaged: restore it from a backup",
+                f"the log's tree of size {old.size:,} is not the one its key signed: its root differs "
+                "(the store was replaced or damaged)",
                 signed_size=old.size,
                 store_size=size,
             )
@@ -237,8 +236,11 @@ class CheckpointGate:
             size = store.size()
             recorded, stored = self._recorded(), self._stored(store)
             known = [s for s in (recorded, stored) if s is not None]
-            for signed in {s.note: s for s in known}.values():
-                self._check_holds(signed, store, size)
+            try:
+                for signed in {s.note: s for s in known}.values():
+                    self._check_holds(signed, store, size)
+            except RollbackError as e:
+                raise RollbackError(f"refusing to sign: {e}; nothing was signed", e.signed_size, e.store_size) from None
             last = max(known, key=lambda s: s.checkpoint.size, default=None)
             if last is not None and last.checkpoint.size == size:
                 if recorded is None or recorded.note != last.note:

@@ -15,7 +15,7 @@ stored by compare-and-swap, so checkpoints never go backwards.
 
 A data directory whose store is missing, empty, truncated or not a log store
 is refused when opened, with one line saying what is wrong, that nothing was
-signed, and how to restore it (``DamagedLog``); so is a store entry that fails
+signed, and how to restore it (``damaged``); so is a store entry that fails
 its own checks when it is read (CorruptionError).
 """
 
@@ -30,7 +30,7 @@ from pypi_witness.core import merkle
 from pypi_witness.core.checkpoint import SignedCheckpoint, open_checkpoint
 from pypi_witness.core.note import Signer, Verifier
 from pypi_witness.core.records import Record
-from pypi_witness.errors import ConfigError, CorruptionError, OutOfRangeError, ProofError, StoreError
+from pypi_witness.errors import ConfigError, CorruptionError, OutOfRangeError, ProofError, RollbackError, StoreError
 from pypi_witness.keys import generate_signer, read_signer, read_verifier, write_private_key, write_verifier_key
 from pypi_witness.store.base import AppendResult, Conflict, LogStore
 from pypi_witness.store.lmdb_store import LmdbStore
@@ -236,13 +236,18 @@ def holds_log(data_dir: Path) -> bool:
     return any((data_dir / name).exists() for name in (STORE_DIR, PRIVATE_KEY_FILE, VERIFIER_KEY_FILE, LAST_SIGNED_FILE))
 
 
-def damaged(data_dir: Path, problem: str) -> CorruptionError:
+def damaged_line(data_dir: Path, problem: str) -> str:
     """The one line that refuses the damaged log in ``data_dir`` because of ``problem``."""
-    return CorruptionError(
+    return (
         f"refusing to open the log in {data_dir}: {problem}. Nothing was signed. Stop every process using "
         f"it, restore {data_dir / STORE_DIR} from a backup (keep {LAST_SIGNED_FILE}: it stops the key from "
         "signing an older tree), and start again"
     )
+
+
+def damaged(data_dir: Path, problem: str) -> CorruptionError:
+    """CorruptionError with ``damaged_line``."""
+    return CorruptionError(damaged_line(data_dir, problem))
 
 
 def init_log(data_dir: Path, origin: str) -> Log:
@@ -296,6 +301,9 @@ def open_log(data_dir: Path, *, readonly: bool = False, key_path: Path | None = 
     try:
         if log._gate is not None:
             log._gate.check(store)
+    except RollbackError as e:
+        log.close()
+        raise RollbackError(damaged_line(data_dir, str(e)), e.signed_size, e.store_size) from None
     except BaseException:
         log.close()
         raise
