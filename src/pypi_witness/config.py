@@ -36,6 +36,7 @@ Keys (README-ready)::
     stop_grace_seconds    = 5.0      # on SIGINT/SIGTERM, time in-flight calls get before they are cancelled
     stop_timeout_seconds  = 20.0     # on SIGINT/SIGTERM, the process exits within this, stopped or not
                                      # (more than stop_grace_seconds); a second signal exits at once
+    reader_check_seconds  = 10.0     # how often the node frees the store's reader slots of dead processes
 
     [witness]                          # this node as a witness (cosigner) of its peers' logs
     key          = "<data_dir>/witness.key" # the witness's private key file (mode 0600; type 0x04,
@@ -210,6 +211,10 @@ class LimitsConfig:
     # GetCheckpoint waited ~270 ms. These threads are the writes' own; a waiting thread
     # costs no CPU, and the writes waiting share one fsync (group commit).
     witness_writes: int = 32
+    # 10 s: a check scans the reader table (512 slots, well under a millisecond);
+    # reader processes would have to die faster than 50 a second to fill the
+    # table between checks, and a read that finds it full checks at once.
+    reader_check_seconds: float = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -351,6 +356,7 @@ _LIMIT_CHECKS: dict[str, Callable[[str, object], Any]] = {
     "writer_queue": _integer(1, 1_000_000),
     "stop_grace_seconds": _seconds,
     "stop_timeout_seconds": _positive_seconds,
+    "reader_check_seconds": _positive_seconds,
 }
 assert set(_LIMIT_CHECKS) == {f.name for f in fields(LimitsConfig)}
 

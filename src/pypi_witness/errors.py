@@ -153,6 +153,37 @@ class StoreError(WitnessError):
     """The store cannot do what was asked (closed, full, corrupt, opened twice)."""
 
 
+class CorruptionError(StoreError):
+    """Stored data that fails its own checks: permanent damage, not a passing failure.
+
+    A store file that is missing, empty, truncated or of a foreign layout; an
+    entry that does not match its index or its hashes; a tree that is no
+    longer the one the log key signed. Nothing is signed over it; restoring
+    the store from a backup is the fix.
+    """
+
+
+class RollbackError(CorruptionError):
+    """The log key's signing gate refused: the store does not extend the last signed checkpoint.
+
+    ``signed_size`` is the size the key last signed, ``store_size`` the size
+    the store holds now.
+    """
+
+    def __init__(self, message: str, signed_size: int, store_size: int) -> None:
+        super().__init__(message)
+        self.signed_size = signed_size
+        self.store_size = store_size
+
+
+class StoreFullError(StoreError):
+    """A write failed for want of space: the disk is full, or the store's map is.
+
+    Nothing of the write was made; reads still work, and the write succeeds
+    again once space is freed.
+    """
+
+
 class OverloadedError(WitnessError):
     """A node or one of its queues is at capacity, or the caller's rate limit is reached.
 

@@ -5,15 +5,20 @@ from __future__ import annotations
 import dataclasses
 import logging
 
+import grpc
 import pytest
 import trio
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from pypi_witness.config import IndexConfig
 from pypi_witness.errors import ConfigError
 from pypi_witness.log import init_log
+from pypi_witness.rpc.bridge import call_unary
 from pypi_witness.rpc.client import LogClient
+from pypi_witness.runtime.node import WRITES_SERVICE
 from tests.ingest.conftest import ORIGIN
 from tests.rpc.support import config_for, open_note, start_node, vkey_of
+from tests.small_disk import fill, small_filesystem
 
 def node_config(tmp_path, url: str):
     data = tmp_path / "node"
@@ -70,3 +75,37 @@ async def test_a_node_refuses_to_follow_another_index_than_its_log(tmp_path, fak
     with pytest.RaisesGroup(pytest.RaisesExc(ConfigError, match="this log follows")):
         async with trio.open_nursery() as nursery:
             await start_node(nursery, other)
+
+
+async def writes_health(address: str) -> int:
+    channel = grpc.insecure_channel(address)
+    try:
+        request = health_pb2.HealthCheckRequest(service=WRITES_SERVICE)
+        return (await call_unary(health_pb2_grpc.HealthStub(channel).Check, request)).status
+    finally:
+        channel.close()
+
+
+async def test_a_following_node_on_a_full_disk_keeps_serving_reads_and_says_writes_fail(tmp_path, fake, caplog):
+    caplog.set_level(logging.INFO)
+    with small_filesystem(tmp_path / "fs", 4096) as fs:
+        data, config = node_config(fs, fake.url)
+        async with trio.open_nursery() as nursery:  # once without the index: every store of the node made
+            await start_node(nursery, dataclasses.replace(config, index=IndexConfig()))
+            nursery.cancel_scope.cancel()
+        filler = fill(fs, leave=32 << 10)
+        async with trio.open_nursery() as nursery:
+            address = await start_node(nursery, config)
+            with trio.fail_after(30):
+                while await writes_health(address) != health_pb2.HealthCheckResponse.NOT_SERVING:
+                    await trio.sleep(0.05)
+            assert "no space left on device" in caplog.text
+            assert await served_size(address, vkey_of(data)) == 0  # reads are served
+            filler.unlink()
+            with trio.fail_after(30):
+                while await served_size(address, vkey_of(data)) < fake.index.file_count():
+                    await trio.sleep(0.1)
+                while await writes_health(address) != health_pb2.HealthCheckResponse.SERVING:
+                    await trio.sleep(0.05)
+            nursery.cancel_scope.cancel()
+    assert "Traceback" not in caplog.text

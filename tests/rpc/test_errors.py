@@ -138,3 +138,33 @@ def test_a_status_message_never_exceeds_max_status_bytes(text):
     assert len(message.encode()) <= MAX_STATUS_BYTES
     assert message.startswith("bad: ") and message.endswith("...")
     assert status_for(MalformedError("short")).message == "short"
+
+
+def test_damage_is_data_loss_and_a_full_disk_resource_exhausted_without_their_detail():
+    from pypi_witness.errors import CorruptionError, RollbackError, StoreFullError
+    from pypi_witness.rpc.errors import CORRUPTION_MESSAGE, FULL_MESSAGE
+
+    for error in (CorruptionError("/srv/secret/log/data.mdb is truncated"), RollbackError("/srv/x", 5, 3)):
+        assert status_for(error) == status_for(CorruptionError("x"))
+        assert (status_for(error).code, status_for(error).message) == (Code.DATA_LOSS, CORRUPTION_MESSAGE)
+    full = status_for(StoreFullError("cannot append to the store at /srv/secret: no space left on device"))
+    assert (full.code, full.message, full.trailing_metadata) == (Code.RESOURCE_EXHAUSTED, FULL_MESSAGE, ())
+
+
+def test_data_loss_from_a_node_is_unavailable_saying_so():
+    error = error_from_status(Code.DATA_LOSS, "the node's log is damaged")
+    assert type(error) is UnavailableError
+    assert str(error) == "the node reports its log damaged (DATA_LOSS): the node's log is damaged"
+
+
+def test_damage_is_alarmed_in_the_nodes_log(caplog):
+    import logging
+
+    from pypi_witness.errors import CorruptionError
+    from pypi_witness.rpc.errors import report
+
+    caplog.set_level(logging.DEBUG, logger="pypi_witness.rpc")
+    report(CorruptionError("entry 7 does not parse"), "LookupFilename", "c:1")
+    (line,) = caplog.records
+    assert line.levelno == logging.CRITICAL
+    assert line.getMessage() == "ALARM store-damaged: entry 7 does not parse (client c:1 LookupFilename answered DATA_LOSS)"

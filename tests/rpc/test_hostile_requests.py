@@ -89,7 +89,7 @@ async def test_health_answers_known_services_and_names_an_unknown_one(node, capl
     assert health_pb2.HealthCheckResponse.FromString(raw).status == health_pb2.HealthCheckResponse.SERVING
     code, details, _ = await unary(channel, CHECK, health_pb2.HealthCheckRequest(service="nope").SerializeToString())
     assert code is Code.NOT_FOUND
-    assert details == f"no health status for service 'nope' (known: '', '{LOG_SERVICE}')"
+    assert details == f"no health status for service 'nope' (known: '', '{LOG_SERVICE}', 'pypi_witness.v1.Writes')"
     code, details, _ = await unary(channel, CHECK, health_pb2.HealthCheckRequest(service="s" * LONG).SerializeToString())
     assert code is Code.NOT_FOUND and len(details) < SHORT
     no_tracebacks(caplog)

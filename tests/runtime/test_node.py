@@ -110,3 +110,21 @@ async def test_stopping_under_load_loses_nothing(tmp_path):
         assert log.entries(0, size) == [format_record(record(i)) for i in range(size)]
     finally:
         log.close()
+
+
+def test_the_gossip_reads_the_checkpoint_through_store_failures(data_dir, caplog):
+    """A store that fails a read (as with every reader slot taken) gives the gossip nothing this round,
+    instead of an error that would end the node."""
+    from pypi_witness.errors import StoreError
+    from pypi_witness.runtime.node import _stored_checkpoint
+
+    log = open_log(data_dir, readonly=True)
+    try:
+        assert _stored_checkpoint(log) == log.store.checkpoint()
+        real = log.store.checkpoint
+        log.store.checkpoint = lambda: (_ for _ in ()).throw(StoreError("every reader slot is taken"))
+        assert _stored_checkpoint(log) is None
+        assert "cannot read the log's checkpoint now: every reader slot is taken" in caplog.text
+        log.store.checkpoint = real
+    finally:
+        log.close()

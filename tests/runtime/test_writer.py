@@ -9,7 +9,7 @@ import trio
 
 from pypi_witness.core.checkpoint import open_checkpoint
 from pypi_witness.core.records import format_record
-from pypi_witness.errors import RecordError, UnavailableError
+from pypi_witness.errors import RecordError, RollbackError, StoreFullError, UnavailableError
 from pypi_witness.keys import read_signer
 from pypi_witness.log import PRIVATE_KEY_FILE, Log, init_log
 from pypi_witness.runtime.writer import LogWriter
@@ -137,3 +137,45 @@ async def test_every_write_of_one_job_happens_in_one_thread(log):
         nursery.cancel_scope.cancel()
     # Each job ran whole in a worker thread (never in the trio thread).
     assert threading.get_ident() not in log.store.append_threads
+
+
+async def test_write_failures_are_reported_until_writes_work_again_and_the_writer_goes_on(log):
+    """A full disk, or a signing the gate refuses: the submitter's error, ``write_failure`` and
+    ``on_health`` say why, and the next write that works clears it."""
+    health: list[str | None] = []
+    full, refusing = [True], [False]
+    store, gate = log.store.inner, log._gate
+    append, sign = store.append, gate.sign
+
+    def append_unless_full(records, state=None):
+        if full[0]:
+            raise StoreFullError("cannot append to the store at /x: no space left on device")
+        return append(records, state)
+
+    def sign_unless_refusing(s):
+        if refusing[0]:
+            raise RollbackError("refusing to sign: the log holds 0 entries", signed_size=9, store_size=0)
+        return sign(s)
+
+    store.append, gate.sign = append_unless_full, sign_unless_refusing
+    async with trio.open_nursery() as nursery:
+        writer = LogWriter(log, queue_size=2, on_health=health.append)
+        await nursery.start(writer.run)
+        assert writer.write_failure is None
+        with pytest.raises(StoreFullError):
+            await writer.append([record(0)])
+        assert writer.write_failure == "cannot append to the log: cannot append to the store at /x: no space left on device"
+        assert health == [writer.write_failure]
+        full[0] = False
+        with pytest.raises(RecordError):
+            await writer.append([object()])  # the caller's mistake says nothing about the disk
+        assert health == [writer.write_failure] and writer.write_failure is not None
+        refusing[0] = True
+        assert (await writer.append([record(0)])).new_size == 1  # written, but it cannot be signed
+        with pytest.raises(RollbackError):
+            await writer.publish()
+        assert writer.write_failure == "cannot sign the log: refusing to sign: the log holds 0 entries"
+        refusing[0] = False
+        assert (await writer.publish()).checkpoint.size == 1
+        assert writer.write_failure is None and health[-1] is None
+        nursery.cancel_scope.cancel()

@@ -25,7 +25,7 @@ TIME = "2024-02-03T04:05:06.000007Z"
 
 @pytest.fixture(params=["memory", "lmdb"])
 def store(request, tmp_path):
-    s = MemoryStore() if request.param == "memory" else LmdbStore(tmp_path / "log")
+    s = MemoryStore() if request.param == "memory" else LmdbStore(tmp_path / "log", create=True)
     yield s
     s.close()
 
@@ -138,7 +138,7 @@ def _forget_buckets(path, *, drop_db: bool) -> None:
 
 def test_lmdb_digests_survive_reopen(tmp_path):
     records = [record(i) for i in range(200)]
-    with LmdbStore(tmp_path / "log") as s:
+    with LmdbStore(tmp_path / "log", create=True) as s:
         s.append(records[:150])
     with LmdbStore(tmp_path / "log") as s:
         s.append(records[150:])
@@ -151,7 +151,7 @@ def test_lmdb_digests_survive_reopen(tmp_path):
 def test_lmdb_builds_missing_or_stale_buckets_once_at_open(tmp_path, drop_db):
     first = [record(i) for i in range(300)]
     path = tmp_path / "log"
-    with LmdbStore(path) as s:
+    with LmdbStore(path, create=True) as s:
         s.append(first)
         s.append([record(4, variant="swap"), removal(first[5]), alarm(record(900)), removal(record(901)), record(901)])
         expected = s.bucket_digests()
@@ -175,7 +175,7 @@ def test_lmdb_buckets_tell_colliding_name_prefixes_apart(tmp_path, monkeypatch):
 
     monkeypatch.setattr(lmdb_store, "_name_prefix", lambda filename: b"\x00" * 8)
     a, b = record(1), record(2)
-    with LmdbStore(tmp_path / "log") as s:
+    with LmdbStore(tmp_path / "log", create=True) as s:
         s.append([a, b, record(1, variant="swap")])
         s.append([b])
         assert s.bucket_files(0) == sorted([entry(a), entry(b)])

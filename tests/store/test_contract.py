@@ -14,7 +14,7 @@ from tests.factories import record
 
 @pytest.fixture(params=["memory", "lmdb"])
 def store(request, tmp_path):
-    s = MemoryStore() if request.param == "memory" else LmdbStore(tmp_path / "log")
+    s = MemoryStore() if request.param == "memory" else LmdbStore(tmp_path / "log", create=True)
     yield s
     s.close()
 
@@ -209,7 +209,7 @@ def test_lmdb_stores_file_records_as_values_only():
 
 def test_lmdb_survives_reopen_and_keeps_appending(tmp_path):
     path = tmp_path / "log"
-    with LmdbStore(path) as s:
+    with LmdbStore(path, create=True) as s:
         s.append([record(i) for i in range(300)])
         s.append([record(3, variant="x")])
         s.set_checkpoint(b"cp", 301)
@@ -226,7 +226,7 @@ def test_lmdb_survives_reopen_and_keeps_appending(tmp_path):
 
 def test_lmdb_sees_appends_made_by_another_handle(tmp_path):
     path = tmp_path / "log"
-    a = LmdbStore(path)
+    a = LmdbStore(path, create=True)
     a.append([record(i) for i in range(5)])
     a.close()
     # A second writer (as another process would) appends; the first handle,
@@ -241,7 +241,7 @@ def test_lmdb_sees_appends_made_by_another_handle(tmp_path):
 def test_lmdb_refuses_a_store_of_another_layout(tmp_path):
     import lmdb
 
-    with LmdbStore(tmp_path / "log"):
+    with LmdbStore(tmp_path / "log", create=True):
         pass
     env = lmdb.open(str(tmp_path / "log"), max_dbs=8)
     meta = env.open_db(b"meta")  # before the write transaction: LMDB has one writer
@@ -256,13 +256,13 @@ def test_lmdb_refuses_a_store_of_another_layout(tmp_path):
 
 
 def test_lmdb_refuses_second_open_in_one_process(tmp_path):
-    with LmdbStore(tmp_path / "log"):
+    with LmdbStore(tmp_path / "log", create=True):
         with pytest.raises(StoreError, match="already open"):
             LmdbStore(tmp_path / "log")
 
 
 def test_lmdb_readonly(tmp_path):
-    with LmdbStore(tmp_path / "log") as s:
+    with LmdbStore(tmp_path / "log", create=True) as s:
         s.append([record(1)])
     with LmdbStore(tmp_path / "log", readonly=True) as r:
         assert r.size() == 1
@@ -271,7 +271,7 @@ def test_lmdb_readonly(tmp_path):
 
 
 def test_lmdb_missing_directory_readonly_is_a_store_error(tmp_path):
-    with pytest.raises(StoreError, match="cannot open"):
+    with pytest.raises(StoreError, match="data.mdb is missing"):
         LmdbStore(tmp_path / "absent", readonly=True)
 
 
@@ -280,7 +280,7 @@ def test_lmdb_name_index_prefix_collisions(tmp_path, monkeypatch):
     from pypi_witness.store import lmdb_store
 
     monkeypatch.setattr(lmdb_store, "_name_prefix", lambda filename: b"\x00" * 8)
-    with LmdbStore(tmp_path / "log") as s:
+    with LmdbStore(tmp_path / "log", create=True) as s:
         s.append([record(1), record(2)])
         assert s.lookup(record(1).filename) == [(0, format_record(record(1)))]
         assert s.lookup(record(2).filename) == [(1, format_record(record(2)))]
@@ -314,7 +314,7 @@ def test_lmdb_builds_the_release_index_for_a_log_written_without_it(tmp_path):
 
     records = [record(i) for i in range(250)]
     path = tmp_path / "log"
-    with LmdbStore(path) as s:
+    with LmdbStore(path, create=True) as s:
         s.append(records)
     env = lmdb.open(str(path), max_dbs=8)  # as a version without the release index left it
     meta, releases = env.open_db(b"meta"), env.open_db(b"releases", dupsort=True, dupfixed=True)

@@ -50,7 +50,7 @@ def test_a_file_not_mapped_is_left_alone(tmp_path: Path) -> None:
 def test_a_big_append_releases_the_map_and_the_store_still_reads(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr(lmdb_store, "RELEASE_MAP_AFTER", 50)
     monkeypatch.setattr(lmdb_store, "MAPPED_BUDGET", 0)
-    with LmdbStore(tmp_path / "s") as store:
+    with LmdbStore(tmp_path / "s", create=True) as store:
         store.append([record(i) for i in range(200)])
         data = (tmp_path / "s" / "data.mdb").resolve()
         assert store.lookup("demo-1.7-py3-none-any.whl")[0][0] == 7  # maps pages again

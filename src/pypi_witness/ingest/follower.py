@@ -62,8 +62,16 @@ from pypi_witness.core.records import (
     project_key,
     release_key,
 )
-from pypi_witness.errors import QUOTE_CHARS, ConfigError, IndexResponseError, RateLimitedError, RecordError
-from pypi_witness.errors import UnavailableError, quoted
+from pypi_witness.errors import (
+    QUOTE_CHARS,
+    ConfigError,
+    IndexResponseError,
+    RateLimitedError,
+    RecordError,
+    StoreError,
+    UnavailableError,
+    quoted,
+)
 from pypi_witness.ingest.http import HttpClient
 from pypi_witness.ingest.pypi_api import Action, ChangelogRow, FileFacts, PyPIClient, ReleaseView
 from pypi_witness.progress import Progress
@@ -199,7 +207,9 @@ class Follower:
         """Poll every ``poll_seconds`` until cancelled; ConfigError (wrong index for this log) before starting.
 
         A failed poll is retried at the next one: an index that cannot be
-        reached or rate limits us is logged; an answer that breaks the API
+        reached or rate limits us is logged; a log that cannot be written
+        (StoreError: e.g. a full disk; the batch that failed was not written
+        and its rows are read again) is logged; an answer that breaks the API
         raises alarm ``bad-response``; any other exception (a bug, or an
         answer no check foresaw) raises alarm ``failed`` and is logged with
         its traceback. Nothing an index sends ends this task.
@@ -211,6 +221,9 @@ class Follower:
                 await self._poll()
             except (UnavailableError, RateLimitedError) as e:
                 logger.warning("poll of %s failed, retrying in %g s: %s", self.settings.url, self.settings.poll_seconds, e)
+            except StoreError as e:
+                logger.error("poll of %s stopped, the log cannot be written; retrying in %g s: %s",
+                             self.settings.url, self.settings.poll_seconds, e)  # fmt: skip
             except IndexResponseError as e:
                 self._alarm("bad-response", "poll", f"{e}; retrying in {self.settings.poll_seconds:g} s")
             except Exception as e:

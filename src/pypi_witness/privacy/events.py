@@ -34,6 +34,7 @@ from typing import Any
 import lmdb
 
 from pypi_witness.errors import StoreError
+from pypi_witness.store.lmdb_errors import store_error
 from pypi_witness.privacy.identity import Identity
 
 PRIVACY_DIR = "privacy"
@@ -97,7 +98,7 @@ class AccessEvents:
     """
 
     def __init__(self, directory: Path, *, readonly: bool = False) -> None:
-        directory = Path(directory)
+        directory = self._directory = Path(directory)
         try:
             if readonly and not (directory / "data.mdb").exists():
                 raise StoreError(f"no access events are stored in {directory}")
@@ -120,7 +121,19 @@ class AccessEvents:
         retention_seconds: int,
         state: Mapping[str, Any],
     ) -> None:
-        """Add ``tallies`` (``EventCounter.drain``) and ``state`` in one write transaction."""
+        """Add ``tallies`` (``EventCounter.drain``) and ``state`` in one write transaction.
+
+        StoreError (StoreFullError for a full disk) if it cannot be written; nothing of it is.
+        """
+        try:
+            self._write(tallies, window_seconds, retention_seconds, state)
+        except lmdb.Error as e:
+            raise store_error(e, self._directory, "write access events to") from None
+
+    def _write(
+        self, tallies: Mapping[tuple[int, str], _Tally], window_seconds: int, retention_seconds: int,
+        state: Mapping[str, Any],
+    ) -> None:  # fmt: skip
         with self._env.begin(write=True) as txn:
             for (window, name), tally in tallies.items():
                 key = _key(window + window_seconds + retention_seconds, window, name)
@@ -136,7 +149,13 @@ class AccessEvents:
             txn.put(_STATE, json.dumps(dict(state), sort_keys=True).encode(), db=self._meta)
 
     def purge(self, now: float) -> int:
-        """Delete every record whose expiry is at or before ``now``; returns how many."""
+        """Delete every record whose expiry is at or before ``now``; returns how many. StoreError if it cannot."""
+        try:
+            return self._purge(now)
+        except lmdb.Error as e:
+            raise store_error(e, self._directory, "purge access events from") from None
+
+    def _purge(self, now: float) -> int:
         limit = int(now).to_bytes(8, "big")
         removed = 0
         with self._env.begin(write=True) as txn:

@@ -19,9 +19,19 @@ OverloadedError     RESOURCE_EXHAUSTED   the error's own (what is full); retry l
                                          metadata ``retry-after`` (seconds) when known
 ConflictError       ABORTED              the error's own; trailing metadata ``known-size``
 UnavailableError    UNAVAILABLE          the error's own (e.g. the node is stopping)
+CorruptionError     DATA_LOSS            a fixed text (the node's log is damaged; ask another
+                                         node); the detail goes to the node's log as an
+                                         ``ALARM store-damaged`` line (CRITICAL)
+StoreFullError      RESOURCE_EXHAUSTED   a fixed text (the node's disk is full: it cannot write
+                                         now; reads work); the detail goes to the node's log
 StoreError          UNAVAILABLE          a fixed text; the detail (paths...) goes to the node's log
 anything else       INTERNAL             a fixed text; the traceback goes to the node's log
 ==================  ===================  =====================================================
+
+Damage is never NOT_FOUND and never "try again later": a store entry that
+fails its own checks is DATA_LOSS (gRPC: "unrecoverable data loss or
+corruption"), and the operator is alarmed. A full disk is RESOURCE_EXHAUSTED
+(gRPC: "perhaps the entire file system is out of space").
 
 The witness's add-checkpoint (C2SP tlog-witness) answers each refusal with its
 own code, after the spec's HTTP statuses: unknown log NOT_FOUND (404), no
@@ -42,7 +52,8 @@ ABORTED: "retry at a higher level", here from ``known-size``.
 Client side, ``error_from_status`` inverts the table (INVALID_ARGUMENT becomes
 MalformedError, PERMISSION_DENIED SignatureError, FAILED_PRECONDITION
 ProofError, ALREADY_EXISTS EquivocationError); every other status (INTERNAL, UNKNOWN, UNIMPLEMENTED, a
-DEADLINE_EXCEEDED the node sent...) becomes UnavailableError naming it. Details
+DEADLINE_EXCEEDED the node sent...) becomes UnavailableError naming it, DATA_LOSS
+too (the node's log is damaged; another node may answer). Details
 from a node are shortened and stripped of control characters before they go
 into an error message, as a node may be hostile.
 
@@ -69,6 +80,7 @@ import grpc
 
 from pypi_witness.errors import (
     ConflictError,
+    CorruptionError,
     EquivocationError,
     MalformedError,
     NotFoundError,
@@ -78,6 +90,7 @@ from pypi_witness.errors import (
     ProvenEquivocatorError,
     SignatureError,
     StoreError,
+    StoreFullError,
     UnavailableError,
     VerificationError,
     WitnessError,
@@ -100,10 +113,19 @@ STATUS_TABLE: dict[type[BaseException], Code] = {
     ConflictError: Code.ABORTED,
     UnavailableError: Code.UNAVAILABLE,
     StoreError: Code.UNAVAILABLE,
+    CorruptionError: Code.DATA_LOSS,
+    StoreFullError: Code.RESOURCE_EXHAUSTED,
 }
 
 # Errors whose own message may describe the server (paths, internals), not the request.
 STORE_MESSAGE = "the node cannot read its log right now; try again later or ask another node"
+CORRUPTION_MESSAGE = "the node's log is damaged (its operator is alarmed); ask another node"
+FULL_MESSAGE = "the node's disk is full: it cannot write now (reads still work); try again later"
+_STORE_MESSAGES: dict[type[BaseException], str] = {
+    CorruptionError: CORRUPTION_MESSAGE,
+    StoreFullError: FULL_MESSAGE,
+    StoreError: STORE_MESSAGE,
+}
 INTERNAL_MESSAGE = "internal error in the node (logged there); try again later or ask another node"
 KNOWN_SIZE_KEY = "known-size"
 RETRY_AFTER_KEY = "retry-after"
@@ -131,7 +153,7 @@ def status_for(error: BaseException) -> Status:
         if code is None:
             continue
         if isinstance(error, StoreError):
-            return Status(code, STORE_MESSAGE)
+            return Status(code, _STORE_MESSAGES.get(cls, STORE_MESSAGE))
         metadata: tuple[tuple[str, str], ...] = ()
         if isinstance(error, ConflictError) and error.known_size is not None:
             metadata = ((KNOWN_SIZE_KEY, str(error.known_size)),)
@@ -175,8 +197,9 @@ _unexpected = _Throttle(LOG_INTERVAL_SECONDS)
 def report(error: BaseException, method: str, client: str) -> Status:
     """The status for ``error`` raised serving ``method`` to ``client`` (a tag), logged.
 
-    Client mistakes are logged at DEBUG, store failures at WARNING with their
-    detail, anything unexpected at ERROR with its traceback (at most once per
+    Client mistakes are logged at DEBUG, damage as ``ALARM store-damaged`` at
+    CRITICAL, other store failures at WARNING with their detail, anything
+    unexpected at ERROR with its traceback (at most once per
     LOG_INTERVAL_SECONDS per method and type of error; the count of the
     others is in the next).
     """
@@ -186,6 +209,8 @@ def report(error: BaseException, method: str, client: str) -> Status:
         if skipped is not None:
             more = f" ({skipped} more since the last one logged)" if skipped else ""
             logger.error("client %s %s: unexpected error%s", client, method, more, exc_info=error)
+    elif isinstance(error, CorruptionError):
+        logger.critical("ALARM store-damaged: %s (client %s %s answered DATA_LOSS)", error, client, method)
     elif isinstance(error, StoreError):
         logger.warning("client %s %s: store error: %s", client, method, error)
     else:
@@ -205,6 +230,7 @@ _ERROR_FOR_CODE: dict[Code, type[WitnessError]] = {
     Code.PERMISSION_DENIED: SignatureError,
     Code.FAILED_PRECONDITION: ProofError,
     Code.ALREADY_EXISTS: EquivocationError,
+    Code.DATA_LOSS: UnavailableError,
 }
 assert set(_ERROR_FOR_CODE.values()) <= set(STATUS_TABLE) and set(_ERROR_FOR_CODE) == set(STATUS_TABLE.values())
 
@@ -233,6 +259,8 @@ def error_from_status(
             if key == RETRY_AFTER_KEY and isinstance(value, str) and value.isdigit() and len(value) <= 9:
                 retry = int(value)
         return OverloadedError(message or "overloaded", retry_after=retry)
+    if code is Code.DATA_LOSS:
+        return UnavailableError(f"the node reports its log damaged (DATA_LOSS): {message}")
     if cls is not None:
         return cls(message or (code.name if code else "error"))
     name = code.name if code is not None else "no status"

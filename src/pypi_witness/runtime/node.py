@@ -11,7 +11,16 @@ holds equivocation evidence against; it finds file-hash disputes), with a
 ``[policy]`` file the settler (runtime.settle: each dispute settled by quorum,
 its verdict logged and sent to the peers) and, when
 ``[index]`` names a URL, the index follower (ingest.follower). ``sources`` is
-where other tasks that append to the log plug in.
+where other tasks that append to the log plug in. A task frees the store's
+reader slots of processes that died mid-read every ``[limits]
+reader_check_seconds``.
+
+Health (grpc.health.v1): the node ("") and LogService are SERVING while the
+store answers reads (checked every HEALTH_CHECK_SECONDS); ``WRITES_SERVICE``
+is SERVING while the log's writes work, and NOT_SERVING, at once, while
+appending or signing fails for the store's sake (a full disk, an I/O error, a
+damaged store, the signing gate refusing): the node then serves reads only,
+and goes back to SERVING after the next write that works.
 
 Every long-running task but the writer runs ``supervised`` (runtime.supervise):
 an exception escaping one after it started is logged with its traceback and
@@ -43,8 +52,8 @@ from grpc_health.v1 import health, health_pb2
 from grpc_reflection.v1alpha import reflection
 
 from pypi_witness.config import Config, NodeConfig
-from pypi_witness.errors import ConfigError, WitnessError, quoted
-from pypi_witness.log import STORE_DIR, Log, init_log, open_log
+from pypi_witness.errors import ConfigError, StoreError, WitnessError, quoted
+from pypi_witness.log import Log, holds_log, init_log, open_log
 from pypi_witness.rpc.bridge import ServerBridge
 from pypi_witness.rpc.log_service import SERVICE_NAME as LOG_SERVICE_NAME
 from pypi_witness.rpc.log_service import LogServicer
@@ -80,18 +89,24 @@ HEALTH_CHECK_SECONDS = 5.0
 # When stopping, how long past stop_grace_seconds the gRPC server and its worker threads may take.
 STOP_SLACK_SECONDS = 5.0
 _HEALTH_SERVICES = ("", LOG_SERVICE_NAME)
+# The health service name that says whether the log's writes (appends and signing) work.
+WRITES_SERVICE = "pypi_witness.v1.Writes"
 
 
 def open_node_log(node: NodeConfig) -> Log:
     """Open the log in ``node.data_dir`` for writing, creating it if there is none.
 
-    Creating needs ``node.origin`` and the default key location. Raises
-    ConfigError (no log and no origin, origin not the log's, a key file
-    missing, unreadable, too open or not the log's key) or StoreError (the
-    store cannot be opened, e.g. it is open already in this process).
+    Creating needs ``node.origin`` and the default key location; a directory
+    holding what is left of a log (keys without a store) is never given a new
+    one. Raises ConfigError (no log and no origin, origin not the log's, a
+    key file missing, unreadable, too open or not the log's key),
+    CorruptionError (one line, nothing signed: a store missing, empty,
+    truncated, not a log store, or not holding what the key signed:
+    ``log.open_log``) or StoreError (the store cannot be opened, e.g. it is
+    open already in this process).
     """
     data_dir, key_path = node.data_dir, node.log_key_path
-    if not (data_dir / STORE_DIR).is_dir():
+    if not holds_log(data_dir):
         if node.origin is None:
             raise ConfigError(f"node.origin: needed to create a new log in {data_dir}")
         if node.log_key is not None:
@@ -111,6 +126,33 @@ def _set_health(servicer: health.HealthServicer, serving: bool) -> None:
     status = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
     for service in _HEALTH_SERVICES:
         servicer.set(service, status)
+
+
+def _set_writes_health(servicer: health.HealthServicer, failure: str | None) -> None:
+    serving = health_pb2.HealthCheckResponse.SERVING if failure is None else health_pb2.HealthCheckResponse.NOT_SERVING
+    servicer.set(WRITES_SERVICE, serving)
+
+
+def _stored_checkpoint(log: Log) -> bytes | None:
+    """The log's stored checkpoint note, for the gossip to publish; None (logged) while the store fails."""
+    try:
+        return log.store.checkpoint()
+    except StoreError as e:
+        logger.warning("gossip: cannot read the log's checkpoint now: %s", e)
+        return None
+
+
+async def _reclaim_readers(log: Log, seconds: float) -> None:
+    """Every ``seconds``: free the store's reader slots of processes that died mid-read (logged)."""
+    while True:
+        await trio.sleep(seconds)
+        try:
+            freed = await trio.to_thread.run_sync(log.store.reclaim_readers)
+        except WitnessError as e:
+            logger.warning("cannot check the store's readers: %s", e)
+            continue
+        if freed:
+            logger.warning("freed %d reader slots of processes that died while reading the log", freed)
 
 
 async def _watch_health(log: Log, servicer: health.HealthServicer) -> None:
@@ -176,7 +218,7 @@ async def serve_grpc(
     )
     services = (LOG_SERVICE_NAME, WITNESS_SERVICE_NAME, GOSSIP_SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME)
     standard = StandardServices(
-        health_servicer, _HEALTH_SERVICES, services, identifier or ClientIdentifier(PeriodKeys(7 * 24 * 3600))
+        health_servicer, (*_HEALTH_SERVICES, WRITES_SERVICE), services, identifier or ClientIdentifier(PeriodKeys(7 * 24 * 3600))
     )
     server.add_generic_rpc_handlers(standard.handlers())
     try:
@@ -269,11 +311,13 @@ async def run_node(
     started = False
     try:
         async with trio.open_nursery() as nursery:
-            writer = LogWriter(log, config.limits.writer_queue)
+            health_servicer = health.HealthServicer(experimental_non_blocking=True)
+            on_health = functools.partial(_set_writes_health, health_servicer)
+            writer = LogWriter(log, config.limits.writer_queue, on_health=on_health)
             await nursery.start(writer.run)
             signed = await writer.publish()
-            health_servicer = health.HealthServicer(experimental_non_blocking=True)
             _set_health(health_servicer, True)
+            _set_writes_health(health_servicer, writer.write_failure)
             await nursery.start(functools.partial(supervised, "privacy", privacy.run, reports_started=True))
             cosignatures = Cosignatures([peer.name for peer in config.peers])
             bridge = ServerBridge(trio.lowlevel.current_trio_token())
@@ -282,7 +326,7 @@ async def run_node(
                 exchange, peer_keys(config.peers), bridge, time.time, identifier=privacy.identifier
             )
             await nursery.start(functools.partial(supervised, "gossip", gossip.run, reports_started=True))
-            watch_log = functools.partial(gossip.watch_log, log.store.checkpoint)
+            watch_log = functools.partial(gossip.watch_log, functools.partial(_stored_checkpoint, log))
             nursery.start_soon(supervised, "gossip checkpoint watch", watch_log)
             follower = Follower(config.index, LogSink(log, writer)) if config.index.url else None
             if policy is not None:
@@ -307,6 +351,8 @@ async def run_node(
                 )
             )
             nursery.start_soon(supervised, "health", functools.partial(_watch_health, log, health_servicer))
+            reclaim = functools.partial(_reclaim_readers, log, config.limits.reader_check_seconds)
+            nursery.start_soon(supervised, "reader slots", reclaim)
             if follower is not None:
                 await nursery.start(functools.partial(supervised, "follower", follower.run, reports_started=True))
             for peer in config.peers:

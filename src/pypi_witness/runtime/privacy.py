@@ -21,7 +21,7 @@ from pathlib import Path
 import trio
 
 from pypi_witness.config import PrivacyConfig, check_privacy
-from pypi_witness.errors import ConfigError
+from pypi_witness.errors import ConfigError, StoreError
 from pypi_witness.privacy.events import PRIVACY_DIR, AccessEvents, EventCounter
 from pypi_witness.privacy.gate import PeerAuthenticator, PrivacyGate
 from pypi_witness.privacy.identity import ClientIdentifier
@@ -126,17 +126,28 @@ class NodePrivacy:
         return self.events.purge(now)
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Flush, rotate and purge every ``flush_seconds`` until cancelled."""
+        """Flush, rotate and purge every ``flush_seconds`` until cancelled.
+
+        A flush that cannot write (StoreError: e.g. a full disk) is logged and
+        the node goes on; the events it held are not written (they are counts
+        of calls, and the next flush writes those counted after it).
+        """
         task_status.started()
         while True:
-            purged = await trio.to_thread.run_sync(self.flush)
-            if purged:
-                logger.info("purged %d expired access-event records", purged)
+            try:
+                purged = await trio.to_thread.run_sync(self.flush)
+            except StoreError as e:
+                logger.error("cannot write access events (the events of this window are not kept): %s", e)
+            else:
+                if purged:
+                    logger.info("purged %d expired access-event records", purged)
             await trio.sleep(self.config.flush_seconds)
 
     def close(self) -> None:
-        """Write what is counted and close the event database."""
+        """Write what is counted and close the event database; a write that fails is logged (as in ``run``)."""
         try:
             self.flush()
+        except StoreError as e:
+            logger.error("cannot write access events (the events of this window are not kept): %s", e)
         finally:
             self.events.close()

@@ -193,8 +193,14 @@ class Settler:
         return _first_file_statement(lookup.entries, self._witnessed(lookup.checkpoint.note))
 
     def _own_file(self, filename: str) -> FileRecord | None:
-        """The first ``file`` record this node's log holds for ``filename`` (no proof needed), or None."""
-        for _, leaf in self._log.store.lookup(filename):
+        """The first ``file`` record this node's log holds for ``filename`` (no proof needed), or None
+        (also, logged, if the log cannot be read now)."""
+        try:
+            found = self._log.store.lookup(filename)
+        except WitnessError as e:
+            logger.warning("verdict on %s: cannot read this node's own entry: %s", filename, e)
+            return None
+        for _, leaf in found:
             record = parse_record(leaf)
             if type(record) is FileRecord:
                 return record

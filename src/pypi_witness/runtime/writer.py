@@ -13,6 +13,13 @@ thread, so its transaction commits or rolls back whole, never half; jobs still
 queued are refused with UnavailableError (nothing of them was written); a
 final checkpoint is signed for everything durable. Nothing acknowledged is
 lost: ``append`` returns only after its commit.
+
+A write that fails for the store's sake (StoreError: a full disk, an I/O
+error, damage, the signing gate refusing) is its submitter's error, and the
+writer goes on: the node keeps serving reads. ``write_failure`` says why the
+latest append or signing failed, until each has succeeded again, and
+``on_health`` hears every change of it (the node reports it as the health of
+``WRITES_SERVICE``).
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ import trio
 
 from pypi_witness.core.checkpoint import SignedCheckpoint
 from pypi_witness.core.records import Record
-from pypi_witness.errors import UnavailableError, WitnessError
+from pypi_witness.errors import StoreError, UnavailableError, WitnessError
 from pypi_witness.log import Log
 from pypi_witness.store.base import AppendResult
 
@@ -35,8 +42,9 @@ logger = logging.getLogger("pypi_witness.runtime")
 class _Job:
     """One write: ``fn`` run in a worker thread; its result or error, once done."""
 
-    def __init__(self, fn: Callable[[], Any]) -> None:
+    def __init__(self, fn: Callable[[], Any], kind: str) -> None:
         self.fn = fn
+        self.kind = kind  # "append" or "sign"
         self.started = False
         self.abandoned = False
         self.done = trio.Event()
@@ -54,12 +62,36 @@ class LogWriter:
     """The only writer of ``log`` while the node runs; at most ``queue_size`` jobs wait.
 
     Start ``run`` in the node's nursery (``await nursery.start(writer.run)``)
-    before submitting work.
+    before submitting work. ``on_health(failure)`` is called, in the writer's
+    task, whenever ``write_failure`` changes.
     """
 
-    def __init__(self, log: Log, queue_size: int) -> None:
+    def __init__(self, log: Log, queue_size: int, *, on_health: Callable[[str | None], None] | None = None) -> None:
         self._log = log
         self._send, self._receive = trio.open_memory_channel[_Job](queue_size)
+        self._on_health = on_health
+        self._failures: dict[str, str] = {}  # job kind -> why its latest run failed
+
+    @property
+    def write_failure(self) -> str | None:
+        """Why the latest append or signing failed for the store's sake; None once both work again."""
+        return "; ".join(self._failures.values()) or None
+
+    def _record(self, kind: str, error: BaseException | None) -> None:
+        """Note how a job of ``kind`` ended; tell ``on_health`` if that changes ``write_failure``."""
+        before = self.write_failure
+        if isinstance(error, StoreError):
+            self._failures[kind] = f"cannot {'append to' if kind == 'append' else 'sign'} the log: {error}"
+        elif error is None:
+            self._failures.pop(kind, None)
+        after = self.write_failure
+        if after != before:
+            if after is None:
+                logger.warning("writes work again")
+            else:
+                logger.error("writes fail; the node serves reads only: %s", after)
+            if self._on_health is not None:
+                self._on_health(after)
 
     async def append(self, records: Sequence[Record], state: Mapping[str, bytes] | None = None) -> AppendResult:
         """Append ``records`` durably (store.base's append rules) and return what was done.
@@ -71,17 +103,17 @@ class LogWriter:
         being written completes in the writer (durable, but not reported).
         """
         batch, saved = tuple(records), dict(state or {})
-        return await self._submit(lambda: self._log.append(batch, saved))
+        return await self._submit(lambda: self._log.append(batch, saved), "append")
 
     async def publish(self) -> SignedCheckpoint:
         """Sign a checkpoint for the durable size now (or return the stored one if current).
 
         Raises StoreError if the store fails, UnavailableError if the writer has stopped.
         """
-        return await self._submit(self._log.publish)
+        return await self._submit(self._log.publish, "sign")
 
-    async def _submit(self, fn: Callable[[], Any]) -> Any:
-        job = _Job(fn)
+    async def _submit(self, fn: Callable[[], Any], kind: str) -> Any:
+        job = _Job(fn, kind)
         try:
             await self._send.send(job)
         except trio.BrokenResourceError:
@@ -105,6 +137,7 @@ class LogWriter:
                 job.started = True
                 # Not abandoned on cancel: a stopping node waits for the commit.
                 await trio.to_thread.run_sync(job.run)
+                self._record(job.kind, job.error)
                 job.done.set()
                 if self._receive.statistics().current_buffer_used == 0:
                     await self._publish()  # a no-op after a publish job
@@ -130,3 +163,6 @@ class LogWriter:
             await trio.to_thread.run_sync(self._log.publish)
         except WitnessError as e:
             logger.error("cannot sign a checkpoint: %s", e)
+            self._record("sign", e)
+        else:
+            self._record("sign", None)

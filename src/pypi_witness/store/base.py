@@ -6,6 +6,11 @@ the entries that mention it, the conflicts found on append, and the latest
 signed checkpoint. ``tests/store/test_contract.py`` runs one suite against every
 store.
 
+Every failure of a store is a StoreError (never an exception of the library
+under it): StoreFullError when a write finds no space, CorruptionError when
+stored data fails its own checks (an entry that does not decode or is not
+what its index says), so damage is never mistaken for an absence.
+
 Append rules (the same in every store, decided by ``plan_append``):
 
 - a file record whose filename is already logged with the same sha256,
@@ -171,6 +176,10 @@ class LogStore(Protocol):
         Compare-and-swap: raises ConflictError(known_size) if ``size`` is below the
         stored checkpoint's size or above the durable log size.
         """
+        ...
+
+    def reclaim_readers(self) -> int:
+        """Free the reader slots of processes that died mid-read; how many were freed. StoreError if it fails."""
         ...
 
     def close(self) -> None:

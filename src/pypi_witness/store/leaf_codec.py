@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from pypi_witness.errors import StoreError
+from pypi_witness.errors import CorruptionError
 
 # Leaf shapes stored as values only. Append-only: a code, once used, keeps its meaning.
 LEAF_TEMPLATES: tuple[tuple[bytes, tuple[bytes, ...]], ...] = (
@@ -41,14 +41,16 @@ def pack_leaf(leaf: bytes) -> bytes:
 
 
 def unpack_leaf(stored: bytes) -> bytes:
-    """The leaf whose stored form is ``stored``. StoreError for an unknown code."""
+    """The leaf whose stored form is ``stored``. CorruptionError for an unknown code or a wrong value count."""
+    if not stored:
+        raise CorruptionError("stored leaf is empty")
     code = stored[0]
     if code == 0:
         return stored[1:]
     if code > len(LEAF_TEMPLATES):
-        raise StoreError(f"stored leaf has unknown template code {code}")
+        raise CorruptionError(f"stored leaf has unknown template code {code}")
     header, keys = LEAF_TEMPLATES[code - 1]
     values = stored[1:].split(b"\n")
     if len(values) != len(keys):
-        raise StoreError(f"stored leaf has {len(values)} values, template {code} has {len(keys)}")
+        raise CorruptionError(f"stored leaf has {len(values)} values, template {code} has {len(keys)}")
     return header + b"".join([k + v + b"\n" for k, v in zip(keys, values)])

@@ -39,31 +39,27 @@ the monotonic leaf keys, short read transactions.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
-import itertools
 import math
 import operator
 import struct
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import lmdb
 
-from pypi_witness.core.buckets import (
-    BUCKETS,
-    DIGEST_BYTES,
-    EMPTY_DIGEST,
-    ITEM_DOMAIN,
-    Entry,
-    item_hash_of_values,
-    item_values,
-)
+from pypi_witness.core.buckets import BUCKETS, DIGEST_BYTES, EMPTY_DIGEST, ITEM_DOMAIN, Entry
 from pypi_witness.core.merkle import NodeId, frontier_ids, leaf_hash, root_from_frontier
 from pypi_witness.core.records import RELEASE_PREFIX, Record, parse_record, record_keys, release_key
-from pypi_witness.errors import ConflictError, OutOfRangeError, RecordError, StoreError
+from pypi_witness.errors import ConflictError, CorruptionError, OutOfRangeError, RecordError, StoreError
 from pypi_witness.store.base import AppendResult, Conflict, checked_state, leaves_of, plan_append
 from pypi_witness.store.leaf_codec import pack_leaf, unpack_leaf
+from pypi_witness.store.lmdb_errors import store_error
+from pypi_witness.store.lmdb_file import check_data_file
+from pypi_witness.store.lmdb_indexes import build_buckets, build_releases, buckets_size
 from pypi_witness.store.map_release import release_file_pages_over
 from pypi_witness.store.tree_rows import Row, extend_rows
 
@@ -79,8 +75,12 @@ TILE_CACHE_SIZE = 4096
 MAX_ENTRIES = 1 << 48
 # Address space reserved for the map; the file grows only as pages are used.
 DEFAULT_MAP_SIZE = 1 << 40
-# Readers at once (threads of a node plus CLI processes).
+# Readers at once (threads of a node plus CLI processes). A reader that dies
+# keeps its slot until reclaim_readers (on open, and periodically in a node).
 DEFAULT_MAX_READERS = 512
+# The databases every store of this layout has (``releases`` and ``buckets``
+# are built when a store written before them is opened for writing).
+_CORE_DBS = (b"leaves", b"tiles", b"names", b"conflicts", b"meta")
 # During and after an append of at least this many leaves, this process's
 # mappings of the database file are released (store/map_release.py) whenever
 # more than MAPPED_BUDGET bytes of file pages are resident, checked after every
@@ -145,12 +145,23 @@ _bucket_key = struct.Struct(">H").pack  # bucket -> buckets key
 
 
 class LmdbStore:
-    """A ``LogStore`` in an LMDB environment at ``path`` (a directory, created if missing).
+    """A ``LogStore`` in an LMDB environment at ``path`` (a directory).
 
-    Raises StoreError if the directory cannot be opened as a store, or is
-    already open in this process (LMDB forbids opening an environment twice in
-    one process). ``readonly=True`` opens for reading only, alongside a writer
-    in another process.
+    ``create=True`` makes a new store there if there is none (the directory
+    too); otherwise the store must exist. An existing store's data file is
+    checked before LMDB maps it (``store.lmdb_file``): CorruptionError, naming
+    what is wrong, if it is missing, empty, truncated or not an LMDB file, or
+    holds none of this layout's databases; StoreError if it has another
+    layout version, cannot be opened, or is already open in this process
+    (LMDB forbids opening an environment twice in one process). Dead readers'
+    slots are reclaimed on open. ``readonly=True`` opens for reading only,
+    alongside a writer in another process.
+
+    Every LMDB failure of any method becomes a StoreError that names its
+    cause (``store.lmdb_errors``): StoreFullError for a full disk or map,
+    CorruptionError for damage. An entry that fails its own checks (a leaf
+    that does not decode, a name-index item whose entry is not about that
+    filename hash) is a CorruptionError too.
     """
 
     def __init__(
@@ -158,15 +169,20 @@ class LmdbStore:
         path: str | Path,
         *,
         readonly: bool = False,
+        create: bool = False,
         map_size: int = DEFAULT_MAP_SIZE,
         max_readers: int = DEFAULT_MAX_READERS,
     ) -> None:
         self._path = Path(path).resolve()
+        create = create and not readonly
         with _open_lock:
             if self._path in _open_paths:
                 raise StoreError(f"store {self._path} is already open in this process")
             try:
-                if not readonly:
+                new = create and not (self._path / "data.mdb").exists()
+                if not new:
+                    check_data_file(self._path)  # before LMDB maps it: a truncated file would SIGBUS
+                else:
                     self._path.mkdir(parents=True, exist_ok=True)
                 self._env = lmdb.open(
                     str(self._path),
@@ -177,20 +193,22 @@ class LmdbStore:
                     sync=True,
                     metasync=True,
                     readahead=False,
-                    create=not readonly,
+                    create=new,
                 )
-                self._leaves = self._env.open_db(b"leaves", create=not readonly)
-                self._tiles = self._env.open_db(b"tiles", create=not readonly)
-                self._names = self._env.open_db(b"names", create=not readonly, dupsort=True, dupfixed=True)
-                self._conflicts = self._env.open_db(b"conflicts", create=not readonly)
-                self._meta = self._env.open_db(b"meta", create=not readonly)
-                self._releases = self._open_releases(readonly)
-                self._check_layout(readonly)
-                self._buckets = self._open_buckets(readonly)
-            except (lmdb.Error, OSError) as e:
+            except OSError as e:
                 raise StoreError(f"cannot open store at {self._path}: {e}") from None
-            except StoreError:
+            except lmdb.Error as e:
+                raise store_error(e, self._path, "open") from None
+            try:
+                self._env.reader_check()
+                self._leaves, self._tiles, self._names, self._conflicts, self._meta = self._open_core(new)
+                self._check_layout(new)
+                self._releases = self._open_releases(readonly)
+                self._buckets = self._open_buckets(readonly)
+            except BaseException as e:
                 self._env.close()
+                if isinstance(e, lmdb.Error):
+                    raise store_error(e, self._path, "open") from None
                 raise
             _open_paths.add(self._path)
         self._readonly = readonly
@@ -209,13 +227,29 @@ class LmdbStore:
         self._digests: list[int] = []
         self._digests_size = -1
 
-    def _check_layout(self, readonly: bool) -> None:
-        with self._env.begin(write=not readonly) as txn:
+    def _open_core(self, new: bool) -> list[lmdb._Database]:
+        """The databases of ``_CORE_DBS``; made if ``new``, else CorruptionError if one is missing."""
+        dbs = []
+        for name in _CORE_DBS:
+            try:
+                dupsort = name == b"names"
+                dbs.append(self._env.open_db(name, create=new, dupsort=dupsort, dupfixed=dupsort))
+            except lmdb.NotFoundError:
+                raise CorruptionError(
+                    f"{self._path} holds no {name.decode()!r} database: it is not a pypi-witness log store "
+                    "(emptied, replaced, or another program's)"
+                ) from None
+        return dbs
+
+    def _check_layout(self, new: bool) -> None:
+        with self._env.begin(write=new) as txn:
             layout = txn.get(b"layout", None, self._meta)
-            if layout is None and not readonly:
+            if layout is None and new:
                 txn.put(b"layout", LAYOUT, db=self._meta)
+            elif layout is None:
+                raise CorruptionError(f"{self._path} has no layout mark: it is not a whole pypi-witness log store")
             elif layout != LAYOUT:
-                shown = "none" if layout is None else layout.decode(errors="replace")
+                shown = layout.decode(errors="replace")
                 raise StoreError(f"store at {self._path} has layout {shown}; this version reads {LAYOUT.decode()}")
 
     def _open_buckets(self, readonly: bool) -> lmdb._Database | None:
@@ -227,8 +261,9 @@ class LmdbStore:
                 return None  # written before buckets existed; bucket_digests says so
         db = self._env.open_db(b"buckets", create=True)
         with self._env.begin(write=True) as txn:
-            if self._buckets_size(txn) != self._size(txn):
-                self._build_buckets(txn, db)
+            if buckets_size(txn, self._meta) != self._size(txn):
+                release = functools.partial(release_file_pages_over, self._path / "data.mdb", MAPPED_BUDGET)
+                build_buckets(txn, self._names, self._leaves, db, self._meta, release, LOOKUPS_PER_CHECK)
         return db
 
     def _open_releases(self, readonly: bool) -> lmdb._Database | None:
@@ -240,54 +275,44 @@ class LmdbStore:
                 return None  # written before release keys existed: release lookups find removals only
         db = self._env.open_db(b"releases", create=True, dupsort=True, dupfixed=True)
         with self._env.begin(write=True) as txn:
-            raw = txn.get(b"releases_size", None, self._meta)
-            size = self._size(txn)
-            if raw is None or int.from_bytes(raw, "big") != size:
-                txn.drop(db, delete=False)
-                leaves, releases = iter(txn.cursor(self._leaves)), txn.cursor(db)
-                # In chunks, so a large log never holds all its items in memory at once.
-                while chunk := list(itertools.islice(leaves, 100_000)):
-                    items = (_release_item(bytes(v), int.from_bytes(k, "big")) for k, v in chunk)
-                    releases.putmulti(sorted(item for item in items if item is not None))
-                txn.put(b"releases_size", _u64(size), db=self._meta)
+            build_releases(txn, self._leaves, db, self._meta, _release_item)
         return db
-
-    def _buckets_size(self, txn: lmdb.Transaction) -> int:
-        raw = txn.get(b"buckets_size", None, self._meta)
-        return -1 if raw is None else int.from_bytes(raw, "big")
-
-    def _build_buckets(self, txn: lmdb.Transaction, db: lmdb._Database) -> None:
-        """Compute every bucket digest from ``names`` and the leaves, in ``txn`` (see the module docstring)."""
-        txn.drop(db, delete=False)
-        digests = [0] * BUCKETS
-        seen: set[bytes] = set()  # filenames of the current bucket with a file record counted
-        current = -1
-        for count, (key, item) in enumerate(txn.cursor(self._names).iternext(keys=True, values=True)):
-            bucket = (key[0] << 4) | (item[0] >> 4)
-            if bucket != current:
-                current, seen = bucket, set()
-            stored = txn.get(item[7:13].rjust(8, b"\0"), None, self._leaves)
-            if stored is None:
-                raise StoreError(f"name index points at missing entry {int.from_bytes(item[7:13], 'big')}")
-            if stored[0] != 1:  # not a file record
-                continue
-            values = bytes(stored[1:]).split(b"\n", 6)  # name, version, file, sha256, blake2b, size, ...
-            if values[2] not in seen:  # items of one filename come in log order: this is its first
-                seen.add(values[2])
-                digests[bucket] ^= int.from_bytes(item_hash_of_values(item_values(*values[2:6])), "big")
-            if count % LOOKUPS_PER_CHECK == LOOKUPS_PER_CHECK - 1:
-                release_file_pages_over(self._path / "data.mdb", MAPPED_BUDGET)
-        txn.cursor(db).putmulti(
-            [(_bucket_key(b), d.to_bytes(DIGEST_BYTES, "big")) for b, d in enumerate(digests) if d], append=True
-        )
-        txn.put(b"buckets_size", _u64(self._size(txn)), db=self._meta)
 
     # --- reading -----------------------------------------------------------
 
-    def _read(self) -> lmdb.Transaction:
+    @contextlib.contextmanager
+    def _txn(self, write: bool, doing: str) -> Iterator[lmdb.Transaction]:
+        """A transaction, committed at the end (aborted on an error); every LMDB error as a StoreError.
+
+        Beginning one when every reader slot is taken reclaims dead readers'
+        slots and tries once more.
+        """
         if self._closed:
             raise StoreError("the store is closed")
-        return self._env.begin()
+        if write and self._readonly:
+            raise StoreError("the store is open read-only")
+        try:
+            try:
+                txn = self._env.begin(write=write)
+            except lmdb.ReadersFullError:
+                self._env.reader_check()
+                txn = self._env.begin(write=write)
+            with txn:
+                yield txn
+        except lmdb.Error as e:
+            raise store_error(e, self._path, doing) from None
+
+    def _read(self) -> contextlib.AbstractContextManager[lmdb.Transaction]:
+        return self._txn(False, "read")
+
+    def reclaim_readers(self) -> int:
+        """Free the reader slots of processes that died mid-read; how many. StoreError if LMDB fails."""
+        if self._closed:
+            raise StoreError("the store is closed")
+        try:
+            return self._env.reader_check()
+        except lmdb.Error as e:
+            raise store_error(e, self._path, "check the readers of") from None
 
     def _size(self, txn: lmdb.Transaction) -> int:
         return txn.stat(self._leaves)["entries"]
@@ -346,14 +371,21 @@ class LmdbStore:
             if start == end:
                 return []
             if end == start + 1:
-                return [unpack_leaf(txn.get(_u64(start), None, self._leaves))]
+                stored = txn.get(_u64(start), None, self._leaves)
+                if stored is None:
+                    raise CorruptionError(f"entry {start} of a log of size {size} is missing")
+                return [unpack_leaf(stored)]
             cursor = txn.cursor(self._leaves)
-            cursor.set_key(_u64(start))
-            out = []
-            for _key, value in cursor:
-                out.append(unpack_leaf(value))
-                if len(out) == end - start:
-                    break
+            out: list[bytes] = []
+            if cursor.set_key(_u64(start)):
+                for key, value in cursor:
+                    if key != _u64(start + len(out)):
+                        break
+                    out.append(unpack_leaf(value))
+                    if len(out) == end - start:
+                        break
+            if len(out) != end - start:
+                raise CorruptionError(f"entry {start + len(out)} of a log of size {size} is missing")
             return out
 
     def _lookup(
@@ -368,14 +400,20 @@ class LmdbStore:
             index = int.from_bytes(item[7:], "big")
             stored = txn.get(_u64(index), None, self._leaves)
             if stored is None:
-                raise StoreError(f"name index points at missing entry {index}")
+                raise CorruptionError(f"the name index points at entry {index}, which is missing")
             leaf = unpack_leaf(stored)
             try:
                 keys = record_keys(parse_record(leaf))
             except RecordError as e:
-                raise StoreError(f"entry {index} does not parse: {e}") from None
+                raise CorruptionError(f"entry {index} does not parse: {e}") from None
             if filename in keys:  # not just a hash collision
                 found.append((index, leaf))
+            elif not any(_name_prefix(key) == bucket + lead for key in keys):
+                # The index item says this entry is about a name with these 8 hash bytes; none of its names is.
+                raise CorruptionError(
+                    f"entry {index} is indexed under the filename hash {(bucket + lead).hex()} but is about "
+                    f"{', '.join(map(repr, keys)) or 'no filename'}: the entry or the name index is damaged"
+                )
         return found
 
     def lookup(self, filename: str) -> list[tuple[int, bytes]]:
@@ -389,7 +427,7 @@ class LmdbStore:
 
     def bucket_digests(self) -> list[bytes]:
         with self._read() as txn:
-            if self._buckets is None or self._buckets_size(txn) != self._size(txn):
+            if self._buckets is None or buckets_size(txn, self._meta) != self._size(txn):
                 raise StoreError(
                     f"the bucket digests of {self._path} are not up to date with the log: "
                     "open the store for writing once to build them"
@@ -413,7 +451,7 @@ class LmdbStore:
                     break
                 stored = txn.get(item[7:13].rjust(8, b"\0"), None, self._leaves)
                 if stored is None:
-                    raise StoreError(f"name index points at missing entry {int.from_bytes(item[7:13], 'big')}")
+                    raise CorruptionError(f"name index points at missing entry {int.from_bytes(item[7:13], 'big')}")
                 if stored[0] != 1:  # not a file record
                     continue
                 values = bytes(stored[1:]).split(b"\n", 6)
@@ -439,12 +477,8 @@ class LmdbStore:
 
     # --- writing -----------------------------------------------------------
 
-    def _write(self) -> lmdb.Transaction:
-        if self._closed:
-            raise StoreError("the store is closed")
-        if self._readonly:
-            raise StoreError("the store is open read-only")
-        return self._env.begin(write=True)
+    def _write(self, doing: str = "write to") -> contextlib.AbstractContextManager[lmdb.Transaction]:
+        return self._txn(True, doing)
 
     def _frontier_for(self, txn: lmdb.Transaction, size: int) -> list[bytes]:
         if size != self._frontier_size or len(self._frontier) != bin(size).count("1"):
@@ -470,7 +504,7 @@ class LmdbStore:
         prefixes = [item[3] for item in items]
         named = [p for p in sorted(range(len(items)), key=prefixes.__getitem__) if prefixes[p]]
         try:
-            with self._write() as txn:
+            with self._write("append to") as txn:
                 names = txn.cursor(self._names)
                 seek, value = names.set_range_dup, names.value
                 logged: dict[int, list[tuple[int, bytes]]] = {}
@@ -523,8 +557,8 @@ class LmdbStore:
                 self._put_tiles(txn, rows)
                 for key, value in state.items():
                     txn.put(b"state:" + key.encode(), value, db=self._meta)
-        except lmdb.Error as e:
-            raise StoreError(f"append failed, nothing was written: {e}") from None
+        except lmdb.Error as e:  # from a cursor's iteration, outside the transaction's own calls
+            raise store_error(e, self._path, "append to") from None
         self._frontier, self._frontier_size = frontier, new_size
         self._digests, self._digests_size = digests, new_size
         if len(items) >= RELEASE_MAP_AFTER:
@@ -573,14 +607,14 @@ class LmdbStore:
             tile_no, pos = divmod(first, TILE_WIDTH)
             existing = txn.get(_tile_key(level, tile_no), b"", self._tiles)
             if len(existing) != pos * 32:
-                raise StoreError(f"tile ({level}, {tile_no}) holds {len(existing) // 32} hashes, expected {pos}")
+                raise CorruptionError(f"tile ({level}, {tile_no}) holds {len(existing) // 32} hashes, expected {pos}")
             data = existing + b"".join(hashes)
             for offset in range(0, len(data), _TILE_BYTES):
                 txn.put(_tile_key(level, tile_no), data[offset : offset + _TILE_BYTES], db=self._tiles)
                 tile_no += 1
 
     def set_checkpoint(self, note: bytes, size: int) -> None:
-        with self._write() as txn:
+        with self._write("store a checkpoint in") as txn:
             raw = txn.get(b"checkpoint_size", None, self._meta)
             known = 0 if raw is None else int.from_bytes(raw, "big")
             durable = self._size(txn)

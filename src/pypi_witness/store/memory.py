@@ -128,5 +128,10 @@ class MemoryStore:
             )
         self._checkpoint = (note, size)
 
+    def reclaim_readers(self) -> int:
+        """Nothing to free: a memory store has no reader slots."""
+        self._open()
+        return 0
+
     def close(self) -> None:
         self._closed = True
