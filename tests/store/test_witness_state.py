@@ -238,3 +238,18 @@ def test_swaps_from_many_threads_at_once_are_all_committed_each_checked_alone(st
         t.join()
     assert store.all() == {f"log/{i}": state(20) for i in range(12)}
     assert sorted(failures) == sorted((f"log/{i}", size) for i in range(12) for size in range(1, 21))
+
+
+def test_a_full_map_is_named_as_such_and_nothing_is_stored(tmp_path):
+    """The witness state's LMDB errors name their cause (here its map, made tiny), never a raw lmdb error."""
+    from pypi_witness.errors import StoreFullError
+
+    with WitnessStateStore(tmp_path / "witness", map_size=64 << 10) as small:
+        stored = 0
+        with pytest.raises(StoreFullError, match="map is full"):
+            for i in range(10_000):
+                small.compare_and_swap(f"log{i:05d}.example/{'x' * 200}", None, state(1))
+                stored += 1
+        assert 0 < stored < 10_000
+        assert small.get(f"log{stored:05d}.example/{'x' * 200}") is None
+        assert len(small.all()) == stored

@@ -37,6 +37,7 @@ import lmdb
 from pypi_witness.core.checkpoint import HASH_SIZE
 from pypi_witness.core.witness import WitnessState
 from pypi_witness.errors import ConflictError, StoreError
+from pypi_witness.store.lmdb_errors import store_error
 
 LAYOUT = b"pypi-witness-witness-state/1"
 # 64 MiB: a state is ~100 bytes with LMDB's overhead, so this holds ~500,000 logs.
@@ -137,15 +138,21 @@ class WitnessStateStore:
         """What was last cosigned for ``origin``; None if nothing ever was. StoreError if damaged or closed."""
         self._check_open()
         key = origin.encode()
-        with self._env.begin() as txn:
-            raw = txn.get(key, None, self._state)
+        try:
+            with self._env.begin() as txn:
+                raw = txn.get(key, None, self._state)
+        except lmdb.Error as e:
+            raise store_error(e, self._path, "read the witness state in") from None
         return None if raw is None else _decode(origin, raw)
 
     def all(self) -> dict[str, WitnessState]:
         """Every origin's state. StoreError if damaged or closed."""
         self._check_open()
-        with self._env.begin() as txn:
-            return {k.decode(): _decode(k.decode(), v) for k, v in txn.cursor(self._state)}
+        try:
+            with self._env.begin() as txn:
+                return {k.decode(): _decode(k.decode(), v) for k, v in txn.cursor(self._state)}
+        except lmdb.Error as e:
+            raise store_error(e, self._path, "read the witness state in") from None
 
     def compare_and_swap(self, origin: str, expected: WitnessState | None, new: WitnessState) -> None:
         """Store ``new`` for ``origin`` if, and only if, the stored state is ``expected`` (None: none).
@@ -195,9 +202,10 @@ class WitnessStateStore:
                         self._apply(txn, swap)
                     except (ConflictError, StoreError) as e:
                         swap.error = e  # this swap only: the others go on
-        except lmdb.Error as e:
+        except lmdb.Error as e:  # a full disk says so (store_error), so the node's log and the caller can tell
+            error = store_error(e, self._path, "write the witness state in")
             for swap in batch:
-                swap.error = StoreError(f"cannot write the witness state: {e}")
+                swap.error = error
         except BaseException as e:  # e.g. closed underneath: nothing was committed
             for swap in batch:
                 swap.error = StoreError(f"cannot write the witness state: {e!r}")
