@@ -25,7 +25,7 @@ import time
 import grpc
 
 from pypi_witness.privacy.events import EventCounter
-from pypi_witness.privacy.gate import PrivacyGate
+from pypi_witness.rpc.privacy_gate import PrivacyGate
 from pypi_witness.privacy.identity import ClientIdentifier
 from pypi_witness.privacy.period_keys import PeriodKeys
 from pypi_witness.privacy.rate_limit import RateLimiter, TokenBuckets

@@ -97,8 +97,8 @@ def prove(data: Path, seconds: float) -> dict:
     as on a serving node. Rates are reported per wall-clock second and per
     CPU second (the latter is steadier on a shared machine).
     """
-    from pypi_witness.core import merkle
-    from pypi_witness.log import open_log
+    from pypi_witness.core.tlog import merkle
+    from pypi_witness.signing.log import open_log
 
     log = open_log(data, readonly=True)
     size = log.checkpoint().checkpoint.size

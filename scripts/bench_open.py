@@ -83,9 +83,9 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
 
-    from pypi_witness.core import merkle
-    from pypi_witness.core.records import parse_record
-    from pypi_witness.log import STORE_DIR, open_log
+    from pypi_witness.core.tlog import merkle
+    from pypi_witness.core.records.format import parse_record
+    from pypi_witness.signing.log import STORE_DIR, open_log
     from pypi_witness.store.lmdb_file import check_data_file
 
     root = Path(tempfile.mkdtemp(dir=args.dir, prefix="bench-open-"))

@@ -453,7 +453,7 @@ def main() -> int:
         return client_main(args.address, args.node_pid, args.size, args.seconds, args.concurrency, args.warmup)
 
     if args.workers is None:
-        from pypi_witness.config import LimitsConfig
+        from pypi_witness.config.node import LimitsConfig
 
         args.workers = LimitsConfig().grpc_workers
     sizes = [int(s) for s in args.sizes.split(",")]

@@ -15,7 +15,7 @@
    outstanding at all times; after ``--warmup`` seconds it counts completed
    calls for ``--seconds``. Any status other than OK is counted as an error
    (there should be none), and a sample of the answers is verified as the
-   log would (``core.witness.open_cosignature``).
+   log would (``core.tlog.witness.open_cosignature``).
 
 It prints how long one durable LMDB commit takes on the node's disk (each
 batch of swaps waits for one: group commit), calls/s, p50/p99 latency, the
@@ -45,10 +45,10 @@ from pathlib import Path
 
 import grpc
 
-from pypi_witness.core import merkle
-from pypi_witness.core.checkpoint import Checkpoint, sign_checkpoint
-from pypi_witness.core.note import Signer, Verifier
-from pypi_witness.core.witness import open_cosignature
+from pypi_witness.core.tlog import merkle
+from pypi_witness.core.tlog.checkpoint import Checkpoint, sign_checkpoint
+from pypi_witness.core.tlog.note import Signer, Verifier
+from pypi_witness.core.tlog.witness import open_cosignature
 from pypi_witness.rpc.gen.v1 import witness_pb2 as pb
 
 SERVICE = pb.DESCRIPTOR.services_by_name["WitnessService"].full_name

@@ -4,7 +4,7 @@
 Proves byte-for-byte interoperability of pypi_witness.core.{merkle,note,checkpoint}
 with the Go checksum database packages golang.org/x/mod/sumdb/tlog and
 golang.org/x/mod/sumdb/note, and freezes the evidence so CI (which has no Go)
-can re-check it with tests/test_interop_go.py.
+can re-check it with tests/core/tlog/test_interop_go.py.
 
 Steps:
 
@@ -58,17 +58,13 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # for tests.test_interop_go (the shared replay helpers)
+sys.path.insert(0, str(ROOT))  # for tests.core.tlog.test_interop_go (the shared replay helpers)
 
-from pypi_witness.core import merkle  # noqa: E402
-from pypi_witness.core.checkpoint import (  # noqa: E402
-    Checkpoint,
-    open_checkpoint,
-    parse_checkpoint,
-    sign_checkpoint,
-)
-from pypi_witness.core.note import Signer, Verifier, open_note, sign_note  # noqa: E402
-from tests.test_interop_go import (  # noqa: E402
+from pypi_witness.core.tlog import merkle
+from pypi_witness.core.tlog.checkpoint import Checkpoint, parse_checkpoint, sign_checkpoint
+from pypi_witness.core.tlog.signed_checkpoint import open_checkpoint
+from pypi_witness.core.tlog.note import Signer, Verifier, open_note, sign_note  # noqa: E402
+from tests.core.tlog.test_interop_go import (  # noqa: E402
     NOTE_VECTORS,
     TLOG_VECTORS,
     canonical_consistency,
@@ -280,7 +276,7 @@ def check_tlog(raw: dict[str, Any], problems: list[str]) -> dict[str, Any]:
             "{size: {index: proof (tlog.ProveRecord)}}. consistency: {new_size: {old_size: proof "
             "(tlog.ProveTree)}}; Go's CheckRecord/CheckTree accepted every one. *_mutations: rows "
             "[size, index, op, go_ok] / [old_size, new_size, op, go_ok]: Go's verdict on the valid proof "
-            "edited by op (see tests/test_interop_go.py for the ops; 'flip' bit b is 1<<(b%8) of byte b//8; "
+            "edited by op (see tests/core/tlog/test_interop_go.py for the ops; 'flip' bit b is 1<<(b%8) of byte b//8; "
             "'insert' inserts extra_hash). mutated_inputs_sha256 pins the exact inputs Go was given."
         ),
         "go": raw["_go"],

@@ -139,7 +139,7 @@ def write_config(root: Path, data: Path, keys: Path, rate: float, burst: float) 
 
 async def drive(node: str, addresses: list[str], requests: int, filenames: list[str], size: int) -> dict:
     """Send ``requests`` calls spread over ``addresses`` through relays; count outcomes."""
-    from pypi_witness.errors import NotFoundError, OutOfRangeError, OverloadedError
+    from pypi_witness.core.errors import NotFoundError, OutOfRangeError, OverloadedError
     from pypi_witness.rpc.bridge import call_unary
     from pypi_witness.rpc.client import LogClient
     from pypi_witness.rpc.errors import error_from_status
@@ -202,7 +202,7 @@ def run_scan(
     from importlib import resources
 
     from pypi_witness.ingest.importer import import_jsonl
-    from pypi_witness.log import init_log
+    from pypi_witness.signing.log import init_log
 
     data, keys = root / "data", root / "keys"
     sample = resources.files("pypi_witness") / "data" / "sample_records.jsonl"

@@ -7,7 +7,7 @@ import importlib.util
 import json
 from pathlib import Path
 
-from pypi_witness.core.records import FileRecord
+from pypi_witness.core.records.format import FileRecord
 
 
 def record(i: int, variant: str = "", project: str = "demo") -> FileRecord:

@@ -7,8 +7,9 @@ import re
 import shlex
 from pathlib import Path
 
-from pypi_witness.cli import build_parser, main
-from pypi_witness.config import load_config
+from pypi_witness.cli.main import build_parser
+from pypi_witness.cli.main import main
+from pypi_witness.config.node import load_config
 
 COMPOSE = Path(__file__).resolve().parent.parent / "compose" / "docker-compose.yml"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pypi_witness.errors import QUOTE_CHARS, quoted
+from pypi_witness.core.errors import QUOTE_CHARS, quoted
 
 
 def deep(levels: int) -> list:

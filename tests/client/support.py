@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from pypi_witness.cli import main
-from pypi_witness.core.records import FileRecord
+from pypi_witness.cli.main import main
+from pypi_witness.core.records.format import FileRecord
 
 
 @dataclass

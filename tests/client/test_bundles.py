@@ -6,8 +6,8 @@ import base64
 
 import pytest
 
-from pypi_witness.core.records import format_record
-from pypi_witness.core.tlogproof import TlogProof, format_tlog_proof, parse_tlog_proof
+from pypi_witness.core.records.format import format_record
+from pypi_witness.core.quorum.tlogproof import TlogProof, format_tlog_proof, parse_tlog_proof
 from tests.client.conftest import FILES, LOCAL_CONTENT, local_record
 from tests.client.support import one_error_line, run
 from tests.factories import record

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from pypi_witness import config
-from pypi_witness.config import PolicyConfig, load_config
-from pypi_witness.core.note import ALG_COSIGNATURE_V1
-from pypi_witness.errors import ConfigError
-from pypi_witness.keys import generate_signer
+from pypi_witness.config import node as config
+from pypi_witness.config.node import PolicyConfig, load_config
+from pypi_witness.core.tlog.note import ALG_COSIGNATURE_V1
+from pypi_witness.core.errors import ConfigError
+from pypi_witness.signing.keys import generate_signer
 
 ROOT = Path(__file__).resolve().parents[2]
 

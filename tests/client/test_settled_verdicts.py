@@ -5,7 +5,7 @@ from __future__ import annotations
 from pypi_witness.client.report import verdict_json, verdict_lines
 from pypi_witness.client.targets import Expected
 from pypi_witness.client.verdict import SourceAnswer, Status, classify, statement
-from tests.core.settle_fixtures import LIE, OTHER_LIE, TRUTH, federation_policy, origin
+from tests.core.disputes.settle_fixtures import LIE, OTHER_LIE, TRUTH, federation_policy, origin
 
 POLICY = federation_policy(5, 3)
 

@@ -6,7 +6,7 @@ import pytest
 
 from pypi_witness.client.targets import Expected, expected_from
 from pypi_witness.client.verdict import SourceAnswer, Status, classify, statement
-from pypi_witness.errors import MalformedError
+from pypi_witness.core.errors import MalformedError
 from tests.factories import record
 
 A, B = "a" * 64, "b" * 64

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import shutil
 
-from pypi_witness.core.checkpoint import Checkpoint, sign_checkpoint
-from pypi_witness.keys import read_signer
+from pypi_witness.core.tlog.checkpoint import Checkpoint, sign_checkpoint
+from pypi_witness.signing.keys import read_signer
 from tests.client.conftest import FILES, LIED_FILE, LIED_INDEX, LOCAL_CONTENT, local_record
 from tests.client.support import one_error_line, requirement, run
 from tests.factories import record

@@ -11,7 +11,7 @@ from xml.parsers.expat import ExpatError
 
 import pytest
 
-from pypi_witness.errors import MalformedError
+from pypi_witness.core.errors import MalformedError
 from pypi_witness.fakeindex import admin as admin_routes
 from pypi_witness.fakeindex.state import LATE_FILE_SECONDS
 from tests.fakeindex.support import (

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from pypi_witness.errors import ConflictError, MalformedError, NotFoundError
+from pypi_witness.core.errors import ConflictError, MalformedError, NotFoundError
 from pypi_witness.fakeindex import Index
 from pypi_witness.fakeindex.names import normalize, version_key
 from pypi_witness.fakeindex.state import LATE_FILE_SECONDS

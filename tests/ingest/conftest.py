@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from pypi_witness.fakeindex import FakeIndexServer, Index
-from pypi_witness.log import init_log
+from pypi_witness.signing.log import init_log
 
 ORIGIN = "witness.test/follow"
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from pypi_witness.core.records import FileRecord, RemovalRecord, YankRecord, parse_record
+from pypi_witness.core.records.format import FileRecord, RemovalRecord, YankRecord, parse_record
 from pypi_witness.fakeindex import FakeIndexServer, Index
 from pypi_witness.ingest.follower import CURSOR
 from pypi_witness.store.lmdb_store import LmdbStore

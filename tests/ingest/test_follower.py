@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from pypi_witness.config import IndexConfig
-from pypi_witness.core import merkle
-from pypi_witness.core.records import (
+from pypi_witness.config.node import IndexConfig
+from pypi_witness.core.tlog import merkle
+from pypi_witness.core.records.format import (
     AlarmKind,
     AlarmRecord,
     FileRecord,
@@ -18,9 +18,9 @@ from pypi_witness.core.records import (
     YankRecord,
     parse_record,
 )
-from pypi_witness.errors import ConfigError, IndexResponseError
+from pypi_witness.core.errors import ConfigError, IndexResponseError
 from pypi_witness.fakeindex import FakeIndexServer, Index
-from pypi_witness.log import open_log
+from pypi_witness.signing.log import open_log
 from pypi_witness.runtime.follow import TAMPERING, follow
 
 
@@ -308,7 +308,7 @@ async def test_a_hostile_changelog_is_a_clear_error(fake, data, mode):
 
 
 async def test_an_unreachable_index_is_a_clear_error(data):
-    from pypi_witness.errors import UnavailableError
+    from pypi_witness.core.errors import UnavailableError
 
     with pytest.raises(UnavailableError, match="cannot reach the index"):
         await follow_once(data, "http://127.0.0.1:9", max_attempts=1)

@@ -10,9 +10,9 @@ import pytest
 import trio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from pypi_witness.config import IndexConfig
-from pypi_witness.errors import ConfigError
-from pypi_witness.log import init_log
+from pypi_witness.config.node import IndexConfig
+from pypi_witness.core.errors import ConfigError
+from pypi_witness.signing.log import init_log
 from pypi_witness.rpc.bridge import call_unary
 from pypi_witness.rpc.client import LogClient
 from pypi_witness.runtime.node import WRITES_SERVICE

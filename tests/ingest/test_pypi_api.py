@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import orjson
 import pytest
 
-from pypi_witness.errors import IndexResponseError
+from pypi_witness.core.errors import IndexResponseError
 from pypi_witness.ingest.http import HttpClient, Response
 from pypi_witness.ingest.pypi_api import PyPIClient, parse_changelog, parse_release
 

@@ -6,8 +6,8 @@ import re
 from dataclasses import fields
 from pathlib import Path
 
-from pypi_witness import config
-from pypi_witness.config import PrivacyConfig
+from pypi_witness.config import node as config
+from pypi_witness.config.node import PrivacyConfig
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 

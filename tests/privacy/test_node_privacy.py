@@ -12,11 +12,11 @@ import grpc
 import pytest
 import trio
 
-from pypi_witness.cli import main as cli_main
-from pypi_witness.config import PrivacyConfig
-from pypi_witness.errors import ConfigError, OverloadedError
+from pypi_witness.cli.main import main as cli_main
+from pypi_witness.config.node import PrivacyConfig
+from pypi_witness.core.errors import ConfigError, OverloadedError
 from pypi_witness.privacy.events import PRIVACY_DIR, AccessEvents
-from pypi_witness.privacy.gate import PrivacyGate
+from pypi_witness.rpc.privacy_gate import PrivacyGate
 from pypi_witness.privacy.identity import PROXY_CLIENT_KEY, PROXY_COUNTRY_KEY, PROXY_TOKEN_KEY, ClientIdentifier
 from pypi_witness.privacy.period_keys import PeriodKeys
 from pypi_witness.privacy.rate_limit import RateLimiter, TokenBuckets

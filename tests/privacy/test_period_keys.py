@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from pypi_witness.errors import ConfigError
+from pypi_witness.core.errors import ConfigError
 from pypi_witness.privacy.period_keys import KEY_BYTES, PeriodKeys, key_file_name
 
 DAY = 86400

@@ -11,14 +11,14 @@ from pathlib import Path
 
 import trio
 
-from pypi_witness.config import Config, LimitsConfig, PrivacyConfig
-from pypi_witness.core import merkle
-from pypi_witness.core.checkpoint import SignedCheckpoint, open_checkpoint
-from pypi_witness.core.note import Verifier
-from pypi_witness.core.records import format_record
+from pypi_witness.config.node import Config, LimitsConfig, PrivacyConfig
+from pypi_witness.core.tlog import merkle
+from pypi_witness.core.tlog.signed_checkpoint import SignedCheckpoint, open_checkpoint
+from pypi_witness.core.tlog.note import Verifier
+from pypi_witness.core.records.format import format_record
 from pypi_witness.ingest.bigquery import parse_line
 from pypi_witness.ingest.importer import import_jsonl
-from pypi_witness.log import VERIFIER_KEY_FILE, init_log
+from pypi_witness.signing.log import VERIFIER_KEY_FILE, init_log
 from pypi_witness.runtime.node import run_node
 from tests.factories import record  # noqa: F401 (re-exported for the tests that import it from here)
 

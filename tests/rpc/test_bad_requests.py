@@ -15,7 +15,7 @@ import trio
 from google.protobuf.message import DecodeError
 from grpc_health.v1 import health
 
-from pypi_witness.errors import (
+from pypi_witness.core.errors import (
     MalformedError,
     NotFoundError,
     OutOfRangeError,
@@ -23,8 +23,8 @@ from pypi_witness.errors import (
     StoreError,
     UnavailableError,
 )
-from pypi_witness.keys import read_verifier
-from pypi_witness.log import STORE_DIR, VERIFIER_KEY_FILE, Log
+from pypi_witness.signing.keys import read_verifier
+from pypi_witness.signing.log import STORE_DIR, VERIFIER_KEY_FILE, Log
 from pypi_witness.rpc.bridge import call_unary
 from pypi_witness.rpc.client import LogClient
 from pypi_witness.rpc.errors import INTERNAL_MESSAGE, STORE_MESSAGE

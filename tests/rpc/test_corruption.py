@@ -8,9 +8,9 @@ from pathlib import Path
 import grpc
 import pytest
 
-from pypi_witness.core.records import parse_record
-from pypi_witness.errors import UnavailableError
-from pypi_witness.log import STORE_DIR
+from pypi_witness.core.records.format import parse_record
+from pypi_witness.core.errors import UnavailableError
+from pypi_witness.signing.log import STORE_DIR
 from pypi_witness.rpc.bridge import call_unary
 from pypi_witness.rpc.client import LogClient
 from pypi_witness.rpc.errors import CORRUPTION_MESSAGE

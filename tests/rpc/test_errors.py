@@ -5,7 +5,7 @@ from __future__ import annotations
 import grpc
 import pytest
 
-from pypi_witness.errors import (
+from pypi_witness.core.errors import (
     ConfigError,
     ConflictError,
     EquivocationError,
@@ -141,7 +141,7 @@ def test_a_status_message_never_exceeds_max_status_bytes(text):
 
 
 def test_damage_is_data_loss_and_a_full_disk_resource_exhausted_without_their_detail():
-    from pypi_witness.errors import CorruptionError, RollbackError, StoreFullError
+    from pypi_witness.core.errors import CorruptionError, RollbackError, StoreFullError
     from pypi_witness.rpc.errors import CORRUPTION_MESSAGE, FULL_MESSAGE
 
     for error in (CorruptionError("/srv/secret/log/data.mdb is truncated"), RollbackError("/srv/x", 5, 3)):
@@ -160,7 +160,7 @@ def test_data_loss_from_a_node_is_unavailable_saying_so():
 def test_damage_is_alarmed_in_the_nodes_log(caplog):
     import logging
 
-    from pypi_witness.errors import CorruptionError
+    from pypi_witness.core.errors import CorruptionError
     from pypi_witness.rpc.errors import report
 
     caplog.set_level(logging.DEBUG, logger="pypi_witness.rpc")

@@ -17,7 +17,7 @@ import trio
 from grpc_health.v1 import health_pb2
 from grpc_reflection.v1alpha import reflection_pb2
 
-from pypi_witness.config import PeerConfig
+from pypi_witness.config.node import PeerConfig
 from pypi_witness.rpc.bridge import call_unary
 from pypi_witness.rpc.client import LogClient
 from pypi_witness.rpc.gen.v1 import log_pb2
@@ -25,7 +25,7 @@ from pypi_witness.rpc.gen.v1 import witness_pb2
 from pypi_witness.rpc.log_service import SERVICE_NAME as LOG_SERVICE
 from pypi_witness.rpc.standard_services import HEALTH_WATCHES
 from pypi_witness.rpc.witness_service import SERVICE_NAME as WITNESS_SERVICE
-from tests.core.test_witness import LOG, TREE
+from tests.core.tlog.test_witness import LOG, TREE
 from tests.rpc.support import config_for, start_node
 
 Code = grpc.StatusCode

@@ -8,9 +8,9 @@ import trio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from pypi_witness.core import merkle
-from pypi_witness.core.records import parse_record, record_filename
-from pypi_witness.log import init_log
+from pypi_witness.core.tlog import merkle
+from pypi_witness.core.records.format import parse_record, record_filename
+from pypi_witness.signing.log import init_log
 from pypi_witness.rpc.bridge import call_unary
 from pypi_witness.rpc.client import LogClient
 from pypi_witness.rpc.gen.v1 import log_pb2 as pb

@@ -15,15 +15,15 @@ import threading
 import trio
 from grpc_health.v1 import health
 
-from pypi_witness.core.witness import WitnessState, logs_by_origin
-from pypi_witness.errors import ConflictError, OverloadedError
-from pypi_witness.log import open_log
+from pypi_witness.core.tlog.witness import WitnessState, logs_by_origin
+from pypi_witness.core.errors import ConflictError, OverloadedError
+from pypi_witness.signing.log import open_log
 from pypi_witness.rpc.client import LogClient
 from pypi_witness.rpc.witness_client import WitnessClient
 from pypi_witness.runtime.node import serve_grpc
 from pypi_witness.store.witness_state import MemoryWitnessState
-from pypi_witness.witness import Witness, new_witness_signer
-from tests.core.test_witness import LOG, TREE
+from pypi_witness.signing.witness import Witness, new_witness_signer
+from tests.core.tlog.test_witness import LOG, TREE
 from tests.rpc.support import config_for
 
 

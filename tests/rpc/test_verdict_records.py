@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from pypi_witness.core.log_statement import LogStatement, format_statement
-from pypi_witness.core.records import format_record, verdict_key
-from pypi_witness.core.settle import Outcome, tally, verdict_record, verify_verdict
-from pypi_witness.core.verdict_record import VerdictRecord
-from pypi_witness.errors import MalformedError
-from pypi_witness.log import init_log
+from pypi_witness.core.quorum.statement import LogStatement, format_statement
+from pypi_witness.core.records.format import format_record, verdict_key
+from pypi_witness.core.disputes.settle import Outcome, tally, verdict_record, verify_verdict
+from pypi_witness.core.records.verdict import VerdictRecord
+from pypi_witness.core.errors import MalformedError
+from pypi_witness.signing.log import init_log
 from pypi_witness.rpc.client import LogClient
-from pypi_witness.verifying_client import VerifyingClient
-from tests.core.settle_fixtures import LIE, TRUTH, federation_policy, log_statement
+from pypi_witness.client.verifying import VerifyingClient
+from tests.core.disputes.settle_fixtures import LIE, TRUTH, federation_policy, log_statement
 from tests.rpc.support import config_for, record, start_node
 
 NODES = 16

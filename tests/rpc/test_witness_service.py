@@ -8,18 +8,18 @@ import grpc
 import pytest
 import trio
 
-from pypi_witness.config import PeerConfig
-from pypi_witness.core.checkpoint import Checkpoint, sign_checkpoint
-from pypi_witness.core.note import Signer, Verifier
-from pypi_witness.core.witness import open_cosignature
-from pypi_witness.errors import ConflictError, NotFoundError
+from pypi_witness.config.node import PeerConfig
+from pypi_witness.core.tlog.checkpoint import Checkpoint, sign_checkpoint
+from pypi_witness.core.tlog.note import Signer, Verifier
+from pypi_witness.core.tlog.witness import open_cosignature
+from pypi_witness.core.errors import ConflictError, NotFoundError
 from pypi_witness.rpc.bridge import call_unary
 from pypi_witness.rpc.errors import KNOWN_SIZE_KEY
 from pypi_witness.rpc.gen.v1 import witness_pb2 as pb
 from pypi_witness.rpc.gen.v1.witness_pb2_grpc import WitnessServiceStub
 from pypi_witness.rpc.witness_client import WitnessClient
-from pypi_witness.witness import VERIFIER_KEY_FILE
-from tests.core.test_witness import IMPOSTOR, LOG, TREE, Tree
+from pypi_witness.signing.witness import VERIFIER_KEY_FILE
+from tests.core.tlog.test_witness import IMPOSTOR, LOG, TREE, Tree
 from tests.rpc.support import config_for, start_node
 
 Code = grpc.StatusCode

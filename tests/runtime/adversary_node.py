@@ -21,8 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import trio  # noqa: E402
 
-from pypi_witness.core.gossip_config import GossipConfig  # noqa: E402
-from pypi_witness.core.note import Signer, Verifier  # noqa: E402
+from pypi_witness.core.gossip.config import GossipConfig  # noqa: E402
+from pypi_witness.core.tlog.note import Signer, Verifier  # noqa: E402
 from pypi_witness.sim.forking_node import ForkPeer, branch_log, run_forking_node  # noqa: E402
 from tests.factories import record  # noqa: E402
 

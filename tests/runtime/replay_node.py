@@ -31,13 +31,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import grpc  # noqa: E402
 import trio  # noqa: E402
 
-from pypi_witness.core.checkpoint import parse_checkpoint  # noqa: E402
-from pypi_witness.core.gossip import prove  # noqa: E402
-from pypi_witness.core.gossip_config import GossipConfig  # noqa: E402
-from pypi_witness.core.gossip_messages import Heads  # noqa: E402
-from pypi_witness.core.note import Signer, Verifier, parse_note  # noqa: E402
-from pypi_witness.errors import WitnessError  # noqa: E402
-from pypi_witness.log import Log  # noqa: E402
+from pypi_witness.core.tlog.checkpoint import parse_checkpoint  # noqa: E402
+from pypi_witness.core.gossip.machine import prove  # noqa: E402
+from pypi_witness.core.gossip.config import GossipConfig  # noqa: E402
+from pypi_witness.core.gossip.messages import Heads  # noqa: E402
+from pypi_witness.core.tlog.note import Signer, Verifier, parse_note  # noqa: E402
+from pypi_witness.core.errors import WitnessError  # noqa: E402
+from pypi_witness.signing.log import Log  # noqa: E402
 from pypi_witness.rpc.bridge import ServerBridge  # noqa: E402
 from pypi_witness.rpc.gossip_service import GossipClient, GossipServicer  # noqa: E402
 from pypi_witness.rpc.witness_service import WitnessServicer  # noqa: E402

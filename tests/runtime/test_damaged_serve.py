@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from pypi_witness.log import LAST_SIGNED_FILE, STORE_DIR, open_log
+from pypi_witness.signing.log import LAST_SIGNED_FILE, STORE_DIR, open_log
 from tests.factories import record
 from tests.rpc.support import ORIGIN
 

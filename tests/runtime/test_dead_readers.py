@@ -8,8 +8,8 @@ import grpc
 import trio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from pypi_witness.core.records import parse_record
-from pypi_witness.log import STORE_DIR
+from pypi_witness.core.records.format import parse_record
+from pypi_witness.signing.log import STORE_DIR
 from pypi_witness.rpc.bridge import call_unary
 from pypi_witness.rpc.client import LogClient
 from pypi_witness.store.lmdb_store import DEFAULT_MAX_READERS

@@ -19,15 +19,15 @@ import sys
 import pytest
 import trio
 
-from pypi_witness.config import load_config
-from pypi_witness.core.buckets import bucket_of
-from pypi_witness.core.dispute_finder import Dispute, DisputeFinder
-from pypi_witness.core.dispute_messages import BucketDigests, BucketFiles, BucketRequest, BucketRoot
-from pypi_witness.core.gossip import GossipMachine
-from pypi_witness.core.gossip_config import GossipConfig
-from pypi_witness.core.gossip_messages import Heads
-from pypi_witness.core.note import ALG_COSIGNATURE_V1
-from pypi_witness.errors import ConfigError, MalformedError, StoreError
+from pypi_witness.config.node import load_config
+from pypi_witness.core.disputes.buckets import bucket_of
+from pypi_witness.core.disputes.finder import Dispute, DisputeFinder
+from pypi_witness.core.disputes.messages import BucketDigests, BucketFiles, BucketRequest, BucketRoot
+from pypi_witness.core.gossip.machine import GossipMachine
+from pypi_witness.core.gossip.config import GossipConfig
+from pypi_witness.core.gossip.messages import Heads
+from pypi_witness.core.tlog.note import ALG_COSIGNATURE_V1
+from pypi_witness.core.errors import ConfigError, MalformedError, StoreError
 from pypi_witness.rpc.gossip_service import decode_all
 from pypi_witness.runtime.gossip import GossipNode
 from pypi_witness.store.gossip_state import GossipStateStore
@@ -195,11 +195,11 @@ def test_a_malformed_dispute_message_refuses_the_exchange_like_any_malformed_gos
 
 
 def test_dispute_buckets_per_round_is_read_checked_and_zero_turns_the_finder_off(tmp_path):
-    from pypi_witness.keys import generate_signer
-    from pypi_witness.log import init_log
+    from pypi_witness.signing.keys import generate_signer
+    from pypi_witness.signing.log import init_log
     from pypi_witness.runtime.gossip import open_node_gossip
     from pypi_witness.store.witness_state import MemoryWitnessState
-    from pypi_witness.witness import Witness
+    from pypi_witness.signing.witness import Witness
 
     path = tmp_path / "node.toml"
     log = init_log(tmp_path / "data", "me.test/log")

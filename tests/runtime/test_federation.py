@@ -10,12 +10,12 @@ import sys
 
 import trio
 
-from pypi_witness.config import load_config
-from pypi_witness.core.checkpoint import open_checkpoint
-from pypi_witness.core.note import Verifier
-from pypi_witness.core.policy import parse_policy
-from pypi_witness.core.quorum import check_checkpoint
-from pypi_witness.errors import UnavailableError
+from pypi_witness.config.node import load_config
+from pypi_witness.core.tlog.signed_checkpoint import open_checkpoint
+from pypi_witness.core.tlog.note import Verifier
+from pypi_witness.core.quorum.policy import parse_policy
+from pypi_witness.core.quorum.evaluation import check_checkpoint
+from pypi_witness.core.errors import UnavailableError
 from pypi_witness.rpc.client import LogClient
 
 

@@ -21,14 +21,14 @@ from pathlib import Path
 import pytest
 import trio
 
-from pypi_witness.core.checkpoint import open_checkpoint
-from pypi_witness.core.note import ALG_COSIGNATURE_V1, Signer, Verifier
-from pypi_witness.errors import ConflictError, EquivocationError, OutOfRangeError, UnavailableError
-from pypi_witness.keys import generate_signer
-from pypi_witness.log import init_log
+from pypi_witness.core.tlog.signed_checkpoint import open_checkpoint
+from pypi_witness.core.tlog.note import ALG_COSIGNATURE_V1, Signer, Verifier
+from pypi_witness.core.errors import ConflictError, EquivocationError, OutOfRangeError, UnavailableError
+from pypi_witness.signing.keys import generate_signer
+from pypi_witness.signing.log import init_log
 from pypi_witness.rpc.client import LogClient
 from pypi_witness.rpc.witness_client import WitnessClient
-from pypi_witness.witness import init_witness_key
+from pypi_witness.signing.witness import init_witness_key
 from tests.rpc.support import free_port, vkey
 
 HERE = Path(__file__).resolve().parent

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import trio
 
-from pypi_witness.core.checkpoint import open_checkpoint
-from pypi_witness.core.note import Verifier
-from pypi_witness.errors import UnavailableError
-from pypi_witness.log import init_log
+from pypi_witness.core.tlog.signed_checkpoint import open_checkpoint
+from pypi_witness.core.tlog.note import Verifier
+from pypi_witness.core.errors import UnavailableError
+from pypi_witness.signing.log import init_log
 from pypi_witness.rpc.client import LogClient
-from pypi_witness.witness import init_witness_key
+from pypi_witness.signing.witness import init_witness_key
 from tests.rpc.support import free_port, vkey
 from tests.runtime.loopback_proxy import LoopbackProxy
 from tests.runtime.test_gossip_federation import (

@@ -15,10 +15,10 @@ import sys
 
 import trio
 
-from pypi_witness.core.note import ALG_COSIGNATURE_V1
-from pypi_witness.keys import generate_signer
-from pypi_witness.log import init_log
-from pypi_witness.witness import init_witness_key
+from pypi_witness.core.tlog.note import ALG_COSIGNATURE_V1
+from pypi_witness.signing.keys import generate_signer
+from pypi_witness.signing.log import init_log
+from pypi_witness.signing.witness import init_witness_key
 from tests.rpc.support import free_port, vkey
 from tests.runtime.test_gossip_federation import (
     HERE,

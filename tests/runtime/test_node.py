@@ -8,10 +8,10 @@ import functools
 import pytest
 import trio
 
-from pypi_witness.core import merkle
-from pypi_witness.core.records import format_record
-from pypi_witness.errors import ConfigError, UnavailableError
-from pypi_witness.log import open_log
+from pypi_witness.core.tlog import merkle
+from pypi_witness.core.records.format import format_record
+from pypi_witness.core.errors import ConfigError, UnavailableError
+from pypi_witness.signing.log import open_log
 from pypi_witness.rpc.client import LogClient
 from pypi_witness.runtime.node import run_node
 from pypi_witness.runtime.writer import LogWriter
@@ -115,7 +115,7 @@ async def test_stopping_under_load_loses_nothing(tmp_path):
 def test_the_gossip_reads_the_checkpoint_through_store_failures(data_dir, caplog):
     """A store that fails a read (as with every reader slot taken) gives the gossip nothing this round,
     instead of an error that would end the node."""
-    from pypi_witness.errors import StoreError
+    from pypi_witness.core.errors import StoreError
     from pypi_witness.runtime.node import _stored_checkpoint
 
     log = open_log(data_dir, readonly=True)

@@ -20,13 +20,13 @@ import sys
 import pytest
 import trio
 
-from pypi_witness.core.policy import parse_policy
-from pypi_witness.core.records import parse_record, verdict_key
-from pypi_witness.core.settle import Outcome, verify_verdict
-from pypi_witness.core.verdict_record import VerdictRecord
-from pypi_witness.errors import NotFoundError, UnavailableError
+from pypi_witness.core.quorum.policy import parse_policy
+from pypi_witness.core.records.format import parse_record, verdict_key
+from pypi_witness.core.disputes.settle import Outcome, verify_verdict
+from pypi_witness.core.records.verdict import VerdictRecord
+from pypi_witness.core.errors import NotFoundError, UnavailableError
 from pypi_witness.fakeindex import FakeIndexServer, Index
-from pypi_witness.federation import create_federation
+from pypi_witness.config.federation import create_federation
 from pypi_witness.rpc.client import LogClient
 from tests.runtime.test_federation import free_ports
 

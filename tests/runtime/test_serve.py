@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import trio
 
-from pypi_witness.core import merkle
-from pypi_witness.core.records import format_record
-from pypi_witness.errors import UnavailableError
+from pypi_witness.core.tlog import merkle
+from pypi_witness.core.records.format import format_record
+from pypi_witness.core.errors import UnavailableError
 from pypi_witness.rpc.client import LogClient
 from pypi_witness.runtime.node import run_node
 from tests.rpc.support import ORIGIN, config_for, open_note, record, vkey_of

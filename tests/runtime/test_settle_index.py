@@ -6,9 +6,9 @@ import logging
 
 import pytest
 
-from pypi_witness.core.policy import parse_policy
-from pypi_witness.core.records import FileRecord
-from pypi_witness.core.settle import CheckedStatement, Outcome, Tally
+from pypi_witness.core.quorum.policy import parse_policy
+from pypi_witness.core.records.format import FileRecord
+from pypi_witness.core.disputes.settle import CheckedStatement, Outcome, Tally
 from pypi_witness.fakeindex import FakeIndexServer, Index
 from pypi_witness.ingest.http import HttpClient
 from pypi_witness.ingest.pypi_api import PyPIClient

@@ -8,7 +8,7 @@ import logging
 import pytest
 import trio
 
-from pypi_witness.errors import ConfigError
+from pypi_witness.core.errors import ConfigError
 from pypi_witness.privacy.events import AccessEvents
 from pypi_witness.rpc.client import LogClient
 from pypi_witness.runtime import supervise

@@ -21,12 +21,12 @@ import grpc
 import pytest
 import trio
 
-from pypi_witness.config import Config, load_config
-from pypi_witness.errors import ConfigError, MalformedError, UnavailableError
-from pypi_witness.log import init_log
+from pypi_witness.config.node import Config, load_config
+from pypi_witness.core.errors import ConfigError, MalformedError, UnavailableError
+from pypi_witness.signing.log import init_log
 from pypi_witness.rpc.tls import channel_credentials, server_credentials
 from pypi_witness.rpc.witness_client import WitnessClient
-from pypi_witness.witness import init_witness_key
+from pypi_witness.signing.witness import init_witness_key
 from tests.rpc.support import free_port, vkey
 from tests.runtime.test_gossip_federation import (
     gossip_section,
@@ -111,14 +111,14 @@ def test_cryptography_is_not_a_dependency():
     ],
 )
 def test_tls_keys_are_checked(tmp_path, text, message):
-    from tests.runtime.test_config_witness import LOG_A
+    from tests.config.test_witness_section import LOG_A
 
     with pytest.raises(ConfigError, match=message):
         load_config(write(tmp_path, text.replace("{log}", LOG_A.vkey())))
 
 
 def test_plaintext_off_loopback_needs_allow_plaintext(tmp_path):
-    from tests.runtime.test_config_witness import LOG_A, WIT_A
+    from tests.config.test_witness_section import LOG_A, WIT_A
 
     peer = f'[[peers]]\nname = "a"\nlog_vkey = "{LOG_A.vkey()}"\nwitness_vkey = "{WIT_A.vkey()}"\naddress = "10.0.0.7:6962"\n'
     with pytest.raises(ConfigError, match=r"peers\[0\].address: 10.0.0.7:6962 is not a loopback address"):
@@ -142,7 +142,7 @@ def test_unreadable_or_non_pem_tls_files_are_refused(tmp_path, pki):
         server_credentials(load_config(write(tmp_path, base.replace("node.key", "../junk.pem"))).node)
     with pytest.raises(ConfigError, match=r"node.tls_client_ca: cannot read .*missing.pem"):
         server_credentials(load_config(write(tmp_path, base + 'tls_client_ca = "missing.pem"\n')).node)
-    from tests.runtime.test_config_witness import LOG_A, WIT_A
+    from tests.config.test_witness_section import LOG_A, WIT_A
 
     peer = f'[[peers]]\nname = "a"\nlog_vkey = "{LOG_A.vkey()}"\nwitness_vkey = "{WIT_A.vkey()}"\naddress = "127.0.0.1:1"\n'
     with pytest.raises(ConfigError, match=r"peers.tls_ca: .*junk.pem holds no PEM certificate"):
@@ -214,8 +214,8 @@ async def test_two_nodes_cosign_and_gossip_over_mutual_tls(tmp_path, pki):
 
 
 def test_the_readme_and_the_config_docstring_document_every_node_and_peer_tls_key():
-    import pypi_witness.config as config_module
-    from pypi_witness.config import NodeConfig, PeerConfig
+    import pypi_witness.config.node as config_module
+    from pypi_witness.config.node import NodeConfig, PeerConfig
 
     readme = (ROOT / "README.md").read_text()
     readme = readme[readme.index("The configuration is one TOML file") :]

@@ -26,17 +26,18 @@ from pathlib import Path
 
 import trio
 
-from pypi_witness.core import merkle
-from pypi_witness.core.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
-from pypi_witness.core.gossip_messages import Heads, ProofRequest, ProofResponse
-from pypi_witness.core.note import ALG_COSIGNATURE_V1, Signer, Verifier
-from pypi_witness.core.witness import open_cosignature
-from pypi_witness.errors import ConflictError, WitnessError
-from pypi_witness.log import init_log
+from pypi_witness.core.tlog import merkle
+from pypi_witness.core.tlog.checkpoint import Checkpoint, sign_checkpoint
+from pypi_witness.core.tlog.signed_checkpoint import open_checkpoint
+from pypi_witness.core.gossip.messages import Heads, ProofRequest, ProofResponse
+from pypi_witness.core.tlog.note import ALG_COSIGNATURE_V1, Signer, Verifier
+from pypi_witness.core.tlog.witness import open_cosignature
+from pypi_witness.core.errors import ConflictError, WitnessError
+from pypi_witness.signing.log import init_log
 from pypi_witness.rpc.client import LogClient
 from pypi_witness.rpc.gossip_service import GossipClient
 from pypi_witness.rpc.witness_client import WitnessClient
-from pypi_witness.witness import init_witness_key
+from pypi_witness.signing.witness import init_witness_key
 from tests.rpc.support import free_port, vkey
 
 EVIL = "evil.test/log"

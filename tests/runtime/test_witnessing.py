@@ -8,15 +8,15 @@ import functools
 import pytest
 import trio
 
-from pypi_witness.config import Config, PeerConfig, WitnessConfig
-from pypi_witness.core.checkpoint import SignedCheckpoint, open_checkpoint
-from pypi_witness.core.note import ALG_COSIGNATURE_V1, Signer, Verifier
-from pypi_witness.errors import ConfigError
-from pypi_witness.log import VERIFIER_KEY_FILE as LOG_VKEY
+from pypi_witness.config.node import Config, PeerConfig, WitnessConfig
+from pypi_witness.core.tlog.signed_checkpoint import SignedCheckpoint, open_checkpoint
+from pypi_witness.core.tlog.note import ALG_COSIGNATURE_V1, Signer, Verifier
+from pypi_witness.core.errors import ConfigError
+from pypi_witness.signing.log import VERIFIER_KEY_FILE as LOG_VKEY
 from pypi_witness.rpc.client import LogClient
 from pypi_witness.runtime.node import run_node
 from pypi_witness.runtime.witnessing import Cosignatures
-from pypi_witness.witness import VERIFIER_KEY_FILE as WITNESS_VKEY
+from pypi_witness.signing.witness import VERIFIER_KEY_FILE as WITNESS_VKEY
 from tests.rpc.support import config_for, free_port, record, vkey
 
 FAST = WitnessConfig(push_timeout_seconds=2.0, retry_min_seconds=0.05, retry_max_seconds=0.2)
@@ -98,8 +98,8 @@ async def test_a_peer_naming_the_nodes_own_log_is_refused(data_dir):
 
 
 def test_cosignatures_of_an_older_checkpoint_are_dropped():
-    from pypi_witness.core.checkpoint import Checkpoint, sign_checkpoint
-    from pypi_witness.core.cosignature import cosign
+    from pypi_witness.core.tlog.checkpoint import Checkpoint, sign_checkpoint
+    from pypi_witness.core.tlog.cosignature import cosign
 
     log = Signer.from_seed("l/og", b"l" * 32)
     w1 = Signer.from_seed("w/1", b"1" * 32, ALG_COSIGNATURE_V1)

@@ -7,11 +7,11 @@ import threading
 import pytest
 import trio
 
-from pypi_witness.core.checkpoint import open_checkpoint
-from pypi_witness.core.records import format_record
-from pypi_witness.errors import RecordError, RollbackError, StoreFullError, UnavailableError
-from pypi_witness.keys import read_signer
-from pypi_witness.log import PRIVATE_KEY_FILE, Log, init_log
+from pypi_witness.core.tlog.signed_checkpoint import open_checkpoint
+from pypi_witness.core.records.format import format_record
+from pypi_witness.core.errors import RecordError, RollbackError, StoreFullError, UnavailableError
+from pypi_witness.signing.keys import read_signer
+from pypi_witness.signing.log import PRIVATE_KEY_FILE, Log, init_log
 from pypi_witness.runtime.writer import LogWriter
 from tests.rpc.support import ORIGIN, record
 

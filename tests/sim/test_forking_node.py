@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from pypi_witness.core.checkpoint import parse_checkpoint
-from pypi_witness.core.cosignature import verify_cosignature
-from pypi_witness.core.gossip_config import GossipConfig
-from pypi_witness.core.note import ALG_COSIGNATURE_V1, parse_note
-from pypi_witness.core.witness import WitnessRequest
-from pypi_witness.errors import ConfigError
-from pypi_witness.keys import generate_signer
+from pypi_witness.core.tlog.checkpoint import parse_checkpoint
+from pypi_witness.core.tlog.cosignature import verify_cosignature
+from pypi_witness.core.gossip.config import GossipConfig
+from pypi_witness.core.tlog.note import ALG_COSIGNATURE_V1, parse_note
+from pypi_witness.core.tlog.witness import WitnessRequest
+from pypi_witness.core.errors import ConfigError
+from pypi_witness.signing.keys import generate_signer
 from pypi_witness.sim.forking_node import CosignAnything, ForkPeer, branch_log, run_forking_node
 from tests.factories import record
 

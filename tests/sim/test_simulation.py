@@ -7,9 +7,9 @@ import random
 
 import pytest
 
-from pypi_witness.core.evidence import verify_evidence
-from pypi_witness.core.gossip_messages import EvidenceAck, Heads
-from pypi_witness.errors import ConfigError
+from pypi_witness.core.tlog.evidence import verify_evidence
+from pypi_witness.core.gossip.messages import EvidenceAck, Heads
+from pypi_witness.core.errors import ConfigError
 from pypi_witness.sim.__main__ import main
 from pypi_witness.sim.network import Network, Partition
 from pypi_witness.sim.world import FORKING_ORIGIN, SimConfig, Simulation

@@ -5,7 +5,7 @@ from __future__ import annotations
 import lmdb
 import pytest
 
-from pypi_witness.core.buckets import (
+from pypi_witness.core.disputes.buckets import (
     BUCKETS,
     EMPTY_DIGEST,
     bucket_digest,
@@ -14,8 +14,8 @@ from pypi_witness.core.buckets import (
     item_hash,
     xor_digest,
 )
-from pypi_witness.core.records import AlarmKind, AlarmRecord, FileRecord, RemovalRecord, YankRecord
-from pypi_witness.errors import OutOfRangeError, StoreError
+from pypi_witness.core.records.format import AlarmKind, AlarmRecord, FileRecord, RemovalRecord, YankRecord
+from pypi_witness.core.errors import OutOfRangeError, StoreError
 from pypi_witness.store.lmdb_store import LmdbStore
 from pypi_witness.store.memory import MemoryStore
 from tests.factories import record

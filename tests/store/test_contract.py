@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from pypi_witness.core import merkle
-from pypi_witness.core.records import FileRecord, format_record
-from pypi_witness.errors import ConflictError, OutOfRangeError, RecordError, StoreError
+from pypi_witness.core.tlog import merkle
+from pypi_witness.core.records.format import FileRecord, format_record
+from pypi_witness.core.errors import ConflictError, OutOfRangeError, RecordError, StoreError
 from pypi_witness.store.lmdb_store import TILE_WIDTH, LmdbStore
 from pypi_witness.store.memory import MemoryStore
 from tests.factories import record
@@ -291,7 +291,7 @@ def test_lmdb_name_index_prefix_collisions(tmp_path, monkeypatch):
 def test_a_release_key_finds_the_release_files_and_its_yanks_without_conflicts(store, tmp_path):
     from dataclasses import replace
 
-    from pypi_witness.core.records import YankRecord, release_key
+    from pypi_witness.core.records.format import YankRecord, release_key
 
     a = replace(record(1), version="1.0", filename="demo-1.0-py3-none-any.whl")
     b = replace(record(2), version="1.0", filename="demo-1.0.tar.gz")  # other hashes, same release
@@ -310,7 +310,7 @@ def test_a_release_key_finds_the_release_files_and_its_yanks_without_conflicts(s
 def test_lmdb_builds_the_release_index_for_a_log_written_without_it(tmp_path):
     import lmdb
 
-    from pypi_witness.core.records import release_key
+    from pypi_witness.core.records.format import release_key
 
     records = [record(i) for i in range(250)]
     path = tmp_path / "log"

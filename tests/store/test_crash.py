@@ -26,10 +26,10 @@ from pathlib import Path
 
 import pytest
 
-from pypi_witness.core import merkle
-from pypi_witness.core.checkpoint import open_checkpoint
-from pypi_witness.core.note import Verifier
-from pypi_witness.core.records import format_record, parse_record, record_filename
+from pypi_witness.core.tlog import merkle
+from pypi_witness.core.tlog.signed_checkpoint import open_checkpoint
+from pypi_witness.core.tlog.note import Verifier
+from pypi_witness.core.records.format import format_record, parse_record, record_filename
 from pypi_witness.ingest.bigquery import parse_line
 from pypi_witness.store.lmdb_store import LmdbStore
 from tests.factories import generated_lines

@@ -17,9 +17,9 @@ from pathlib import Path
 import lmdb
 import pytest
 
-from pypi_witness.core.records import format_record
-from pypi_witness.errors import CorruptionError
-from pypi_witness.log import STORE_DIR, init_log, open_log
+from pypi_witness.core.records.format import format_record
+from pypi_witness.core.errors import CorruptionError
+from pypi_witness.signing.log import STORE_DIR, init_log, open_log
 from pypi_witness.store.lmdb_file import check_data_file
 from pypi_witness.store.lmdb_store import LmdbStore
 from tests.factories import record
@@ -115,8 +115,8 @@ def test_a_store_without_its_layout_mark_is_refused(data):
 _OPEN_IN_CHILD = """
 import sys
 from pathlib import Path
-from pypi_witness.errors import WitnessError
-from pypi_witness.log import open_log
+from pypi_witness.core.errors import WitnessError
+from pypi_witness.signing.log import open_log
 try:
     log = open_log(Path(sys.argv[1]), readonly=sys.argv[2] == "ro")
 except WitnessError as e:

@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from pypi_witness.errors import StoreFullError
-from pypi_witness.log import init_log
+from pypi_witness.core.errors import StoreFullError
+from pypi_witness.signing.log import init_log
 from pypi_witness.store.lmdb_store import LmdbStore
 from tests.factories import generated_lines, record
 from tests.small_disk import fill, small_filesystem

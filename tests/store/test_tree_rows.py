@@ -3,7 +3,7 @@ import random
 
 import pytest
 
-from pypi_witness.core import merkle
+from pypi_witness.core.tlog import merkle
 from pypi_witness.store.tree_rows import extend_rows, frontier_levels
 
 

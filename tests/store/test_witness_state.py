@@ -10,8 +10,8 @@ import textwrap
 
 import pytest
 
-from pypi_witness.core.witness import WitnessState
-from pypi_witness.errors import ConflictError, StoreError
+from pypi_witness.core.tlog.witness import WitnessState
+from pypi_witness.core.errors import ConflictError, StoreError
 from pypi_witness.store.witness_state import MemoryWitnessState, WitnessStateStore
 
 ORIGIN = "example.org/log"
@@ -144,8 +144,8 @@ def test_many_threads_racing_to_grow_the_state_each_size_is_won_once(store):
 RACER = textwrap.dedent(
     """
     import hashlib, sys
-    from pypi_witness.core.witness import WitnessState
-    from pypi_witness.errors import ConflictError
+    from pypi_witness.core.tlog.witness import WitnessState
+    from pypi_witness.core.errors import ConflictError
     from pypi_witness.store.witness_state import MemoryWitnessState, WitnessStateStore
 
     def state(size):
@@ -242,7 +242,7 @@ def test_swaps_from_many_threads_at_once_are_all_committed_each_checked_alone(st
 
 def test_a_full_map_is_named_as_such_and_nothing_is_stored(tmp_path):
     """The witness state's LMDB errors name their cause (here its map, made tiny), never a raw lmdb error."""
-    from pypi_witness.errors import StoreFullError
+    from pypi_witness.core.errors import StoreFullError
 
     with WitnessStateStore(tmp_path / "witness", map_size=64 << 10) as small:
         stored = 0

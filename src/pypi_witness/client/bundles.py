@@ -1,7 +1,7 @@
 """Offline proofs of logging: write a C2SP tlog-proof bundle for a file, and check one without a node.
 
 A bundle written here is a ``c2sp.org/tlog-proof@v1`` bundle (see
-``core.tlogproof``) whose ``extra`` data is the log entry itself (the record's
+``core.quorum.tlogproof``) whose ``extra`` data is the log entry itself (the record's
 bytes). ``extra`` is not authenticated by the format, but nothing here trusts
 it: the entry is accepted only if its RFC 6962 leaf hash is the one the
 inclusion proof leads from to the cosigned checkpoint's root, so a changed
@@ -15,13 +15,13 @@ from pathlib import Path
 import grpc
 
 from pypi_witness.client.verdict import SourceAnswer, statement
-from pypi_witness.core.note import Verifier
-from pypi_witness.core.policy import Policy
-from pypi_witness.core.records import FileRecord, parse_record
-from pypi_witness.core.tlogproof import TlogProof, format_tlog_proof, parse_tlog_proof, verify_bundle
-from pypi_witness.errors import MalformedError, NotFoundError, RecordError, VerificationError
+from pypi_witness.core.tlog.note import Verifier
+from pypi_witness.core.quorum.policy import Policy
+from pypi_witness.core.records.format import FileRecord, parse_record
+from pypi_witness.core.quorum.tlogproof import TlogProof, format_tlog_proof, parse_tlog_proof, verify_bundle
+from pypi_witness.core.errors import MalformedError, NotFoundError, RecordError, VerificationError
 from pypi_witness.rpc.client import LogClient
-from pypi_witness.verifying_client import VerifyingClient
+from pypi_witness.client.verifying import VerifyingClient
 
 
 async def fetch_bundle(

@@ -1,4 +1,4 @@
-"""The ``verify`` and ``proof`` commands (registered by ``cli.build_parser``)."""
+"""The ``verify`` and ``proof`` commands (registered by ``cli.main.build_parser``)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pypi_witness.errors import ConfigError, MalformedError, WitnessError
+from pypi_witness.core.errors import ConfigError, MalformedError, WitnessError
 
 VERIFY_EPILOG = """\
 A TARGET is a pip requirements file (*.txt, *.in) with --hash=sha256: options,
@@ -81,8 +81,8 @@ def client_credentials(ca: Path | None, cert: Path | None, key: Path | None) -> 
 
 
 def _log_keys(texts: list[str]) -> tuple[Any, ...]:
-    from pypi_witness.core.note import ALG_ED25519
-    from pypi_witness.keys import read_verifier
+    from pypi_witness.core.tlog.note import ALG_ED25519
+    from pypi_witness.signing.keys import read_verifier
 
     keys = tuple(read_verifier(t) for t in texts)
     for k in keys:
@@ -99,10 +99,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from pypi_witness.client.report import exit_code, print_report
     from pypi_witness.client.targets import Expected, expected_from, is_bundle
     from pypi_witness.client.verdict import classify
-    from pypi_witness.core.policy import Policy
-    from pypi_witness.core.records import release_key
-    from pypi_witness.policy_file import policy_warnings, read_policy
-    from pypi_witness.verifying_client import ClientState
+    from pypi_witness.core.quorum.policy import Policy
+    from pypi_witness.core.records.format import release_key
+    from pypi_witness.config.policy_file import policy_warnings, read_policy
+    from pypi_witness.client.verifying import ClientState
 
     if args.policy is None and not args.vkey:
         raise ConfigError("give --policy FILE or --vkey for each node's log: nothing is trusted otherwise")

@@ -6,7 +6,7 @@ are asked in parallel (one trio task each). Each answer is checked in order:
 1. the checkpoint's origin is a log the policy (or ``--vkey``) trusts, else the
    node is *not usable* (its log is unknown here; no lie is implied);
 2. the log's signature verifies, else the node *failed verification*;
-3. the policy's quorum of witness cosignatures (``core.quorum``); a checkpoint
+3. the policy's quorum of witness cosignatures (``core.quorum.evaluation``); a checkpoint
    short of it is *untrusted*: its proofs are still checked, but its answers
    decide nothing;
 4. for a trusted checkpoint, with a state directory: it extends the newest
@@ -31,14 +31,14 @@ import grpc
 import trio
 
 from pypi_witness.client.verdict import SourceAnswer, Statement, statement
-from pypi_witness.core.checkpoint import parse_checkpoint
-from pypi_witness.core.note import Verifier, parse_note
-from pypi_witness.core.policy import Policy
-from pypi_witness.core.quorum import QuorumResult, check_checkpoint
-from pypi_witness.core.records import RELEASE_PREFIX, FileRecord
-from pypi_witness.errors import NoteError, VerificationError, WitnessError
+from pypi_witness.core.tlog.checkpoint import parse_checkpoint
+from pypi_witness.core.tlog.note import Verifier, parse_note
+from pypi_witness.core.quorum.policy import Policy
+from pypi_witness.core.quorum.evaluation import QuorumResult, check_checkpoint
+from pypi_witness.core.records.format import RELEASE_PREFIX, FileRecord
+from pypi_witness.core.errors import NoteError, VerificationError, WitnessError
 from pypi_witness.rpc.client import LogClient
-from pypi_witness.verifying_client import ClientState, VerifyingClient
+from pypi_witness.client.verifying import ClientState, VerifyingClient
 
 # Filenames per LookupFilenames call: the node's default limit (config.LimitsConfig).
 MAX_BATCH = 1000

@@ -35,8 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pypi_witness.core.record_fields import normalize_project
-from pypi_witness.errors import MalformedError
+from pypi_witness.core.records.values import normalize_project
+from pypi_witness.core.errors import MalformedError
 
 _HEX64 = re.compile("[0-9a-f]{64}")
 _HASH_VALUE = re.compile(r"(sha256|sha384|sha512):([0-9a-fA-F]+)")

@@ -7,9 +7,9 @@ hashes (the index swapped the file), the first entry is what that source
 vouches for: PyPI never reuses a filename for other content, so the later
 ones are the evidence of a swap.
 
-When trusted sources disagree, the policy settles it as ``core.settle`` does
+When trusted sources disagree, the policy settles it as ``core.disputes.settle`` does
 for nodes: each log votes through the witness its node runs
-(``core.settle.voter_for_log``), one vote per log (a log whose sources
+(``core.disputes.settle.voter_for_log``), one vote per log (a log whose sources
 disagree casts none), and a value wins if its voters satisfy the policy's
 quorum and no other value's do. A quorum of colluding logs wins: that is the
 policy's limit.
@@ -38,10 +38,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from pypi_witness.client.targets import Expected
-from pypi_witness.core.policy import Policy
-from pypi_witness.core.quorum import evaluate
-from pypi_witness.core.records import FileRecord, release_key
-from pypi_witness.core.settle import Value, voter_for_log
+from pypi_witness.core.quorum.policy import Policy
+from pypi_witness.core.quorum.evaluation import evaluate
+from pypi_witness.core.records.format import FileRecord, release_key
+from pypi_witness.core.disputes.settle import Value, voter_for_log
 
 
 class Status(enum.Enum):
@@ -74,7 +74,7 @@ class SourceAnswer:
     trusted: bool
     why_untrusted: str | None
     statements: Mapping[str, Statement] = field(default_factory=dict)
-    # release key (core.records.release_key) -> the filenames this source logged for that release
+    # release key (core.records.format.release_key) -> the filenames this source logged for that release
     releases: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 

@@ -26,15 +26,12 @@ import base64
 import binascii
 import ipaddress
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
-from pypi_witness.errors import ConflictError, MalformedError, NotFoundError, quoted
-
-if TYPE_CHECKING:
-    from pypi_witness.fakeindex.server import FakeIndexServer
+from pypi_witness.core.errors import ConflictError, MalformedError, NotFoundError, quoted
 
 _OPS = {
     "add_file": ("project", "version", "filename"),
@@ -58,7 +55,7 @@ def _error(status: int, message: str) -> tuple[int, bytes]:
     return status, orjson.dumps({"error": message})
 
 
-def handle(fake: FakeIndexServer, method: str, target: str, body: bytes) -> tuple[int, bytes]:
+def handle(fake: Any, method: str, target: str, body: bytes) -> tuple[int, bytes]:
     """``(status, JSON body)`` for an admin request; never raises for bad input."""
     url = urlsplit(target)
     if url.path not in ("/_admin/attack", "/_admin/index"):

@@ -12,7 +12,7 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
-from pypi_witness.errors import MalformedError, quoted
+from pypi_witness.core.errors import MalformedError, quoted
 
 HOSTILE_MODES = ("bad_json", "wrong_content_type", "bad_digest_length", "huge", "short_body", "drip", "deep")
 HOSTILE_TARGETS = ("json", "simple", "xmlrpc", "files")

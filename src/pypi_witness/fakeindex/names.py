@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from pypi_witness.errors import MalformedError, quoted
+from pypi_witness.core.errors import MalformedError, quoted
 
 _PROJECT = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)  # PEP 508 names
 _VERSION = re.compile(r"^[A-Za-z0-9._+!-]{1,64}$")

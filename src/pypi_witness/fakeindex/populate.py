@@ -17,12 +17,9 @@ always yields the same journal, names, times and content.
 from __future__ import annotations
 
 import random
-from typing import TYPE_CHECKING
+from typing import Any
 
 from pypi_witness.fakeindex.names import normalize
-
-if TYPE_CHECKING:
-    from pypi_witness.fakeindex.state import Index
 
 START = 1_640_995_200  # 2022-01-01T00:00:00Z: generated history starts here (or after the last row)
 
@@ -107,7 +104,7 @@ class _Plan:
         self.requires = requires
 
 
-def populate(index: Index, seed: int, projects: int, *, max_releases: int = 8, max_files: int = 5) -> int:
+def populate(index: Any, seed: int, projects: int, *, max_releases: int = 8, max_files: int = 5) -> int:
     """Add ``projects`` generated projects to ``index`` (caller holds its lock); returns the last serial."""
     rng = random.Random(f"pypi-witness-fakeindex/{seed}")
     taken = {p.normalized for p in index._all_projects()}

@@ -26,7 +26,7 @@ from typing import Any
 
 import orjson
 
-from pypi_witness.errors import ConflictError, MalformedError, NotFoundError, quoted
+from pypi_witness.core.errors import ConflictError, MalformedError, NotFoundError, quoted
 from pypi_witness.fakeindex import content as _content
 from pypi_witness.fakeindex.names import (
     check_project,

@@ -27,9 +27,9 @@ import orjson
 from collections.abc import Iterator
 from typing import IO
 
-from pypi_witness.core.record_fields import canonical_time, normalize_project
-from pypi_witness.core.records import FileRecord
-from pypi_witness.errors import RecordError, quoted
+from pypi_witness.core.records.values import canonical_time, normalize_project
+from pypi_witness.core.records.format import FileRecord
+from pypi_witness.core.errors import RecordError, quoted
 
 REQUIRED_FIELDS = (
     "name",

@@ -14,7 +14,7 @@ Each poll:
    index that swaps a file's bytes writes no changelog row for it.
 
 Every release fetched is compared, file by file, with what the log holds
-(``core.tamper``): a swapped file is logged again with what is served now (the
+(``core.records.tamper``): a swapped file is logged again with what is served now (the
 store records the conflict), a resurrected file gets an ``alarm`` record, and
 new files are checked for late upload, a wrong download path and, for a
 ``sample_rate`` share of them, bytes that do not match their digests.
@@ -47,10 +47,10 @@ from typing import Any, Protocol
 import trio
 
 from pypi_witness import __version__
-from pypi_witness.config import IndexConfig
-from pypi_witness.core import tamper
-from pypi_witness.core.record_fields import normalize_project, time_of
-from pypi_witness.core.records import (
+from pypi_witness.config.node import IndexConfig
+from pypi_witness.core.records import tamper
+from pypi_witness.core.records.values import normalize_project, time_of
+from pypi_witness.core.records.format import (
     AlarmKind,
     AlarmRecord,
     FileRecord,
@@ -62,7 +62,7 @@ from pypi_witness.core.records import (
     project_key,
     release_key,
 )
-from pypi_witness.errors import (
+from pypi_witness.core.errors import (
     QUOTE_CHARS,
     ConfigError,
     IndexResponseError,
@@ -74,7 +74,7 @@ from pypi_witness.errors import (
 )
 from pypi_witness.ingest.http import HttpClient
 from pypi_witness.ingest.pypi_api import Action, ChangelogRow, FileFacts, PyPIClient, ReleaseView
-from pypi_witness.progress import Progress
+from pypi_witness.ingest.progress import Progress
 from pypi_witness.store.base import AppendResult
 
 logger = logging.getLogger(__name__)

@@ -26,7 +26,7 @@ import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from pypi_witness.errors import IndexResponseError, RateLimitedError, UnavailableError, quoted
+from pypi_witness.core.errors import IndexResponseError, RateLimitedError, UnavailableError, quoted
 
 MAX_REDIRECTS = 3
 _CHUNK = 1 << 16

@@ -28,11 +28,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO
 
-from pypi_witness.core.checkpoint import SignedCheckpoint
-from pypi_witness.core.records import format_record
+from pypi_witness.core.tlog.signed_checkpoint import SignedCheckpoint
+from pypi_witness.core.records.format import format_record
 from pypi_witness.ingest.bigquery import parse_line
-from pypi_witness.errors import RecordError
-from pypi_witness.log import Log
+from pypi_witness.core.errors import RecordError
+from pypi_witness.signing.log import Log
 
 # Records per write transaction: large enough that the commit's fsync is noise,
 # small enough to bound memory: a batch and LMDB's dirty pages of its

@@ -25,8 +25,8 @@ from urllib.parse import quote
 
 import orjson
 
-from pypi_witness.core.record_fields import canonical_time, is_hex64
-from pypi_witness.errors import IndexResponseError, RecordError, quoted
+from pypi_witness.core.records.values import canonical_time, is_hex64
+from pypi_witness.core.errors import IndexResponseError, RecordError, quoted
 from pypi_witness.ingest.http import HttpClient, Response
 
 

@@ -33,7 +33,7 @@ from typing import Any
 
 import lmdb
 
-from pypi_witness.errors import StoreError
+from pypi_witness.core.errors import StoreError
 from pypi_witness.store.lmdb_errors import store_error
 from pypi_witness.privacy.identity import Identity
 

@@ -12,7 +12,7 @@ Where keys live:
 - ``key_dir`` set: one file per period, ``period-<N>.key`` (64 hex digits and
   a newline, mode 0600, in a directory the node creates with mode 0700), so
   hashes stay the same across restarts within a period. The directory must
-  lie outside the data directory (``config.check_privacy``). An older
+  lie outside the data directory (``config.node.check_privacy``). An older
   period's file is overwritten with zeros, synced and unlinked (on
   copy-on-write or journalling file systems the overwrite is best effort;
   the unlink is not).
@@ -31,7 +31,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from pypi_witness.errors import ConfigError
+from pypi_witness.core.errors import ConfigError
 
 KEY_BYTES = 32
 _KEY_FILE = re.compile(r"period-(\d{1,20})\.key")

@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 import grpc
 import trio
 
-from pypi_witness.errors import UnavailableError
+from pypi_witness.core.errors import UnavailableError
 
 T = TypeVar("T")
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import grpc
 
-from pypi_witness.errors import MalformedError, quoted
+from pypi_witness.core.errors import MalformedError, quoted
 from pypi_witness.rpc import convert
 from pypi_witness.rpc.bridge import call_unary
 from pypi_witness.rpc.errors import error_from_status

@@ -1,6 +1,6 @@
 """Between protobuf messages and plain values.
 
-Server side: the log's values (``log.InclusionProof``, ``store.base.Conflict``...)
+Server side: the log's values (``signing.log.InclusionProof``, ``store.base.Conflict``...)
 into response messages. Client side: response messages into the frozen
 dataclasses below, which hold what a node *said*: nothing in them is verified
 (the verifying client checks them against a checkpoint and the log's key).
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from pypi_witness.log import ConsistencyProof, InclusionProof
+from pypi_witness.signing.log import ConsistencyProof, InclusionProof
 from pypi_witness.rpc.gen.v1 import log_pb2 as pb
 from pypi_witness.store.base import Conflict
 

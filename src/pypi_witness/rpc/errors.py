@@ -60,7 +60,7 @@ into an error message, as a node may be hostile.
 Every message is cut to MAX_STATUS_BYTES (UTF-8) before it is sent, so no
 status outgrows gRPC's metadata limit (which would reach the client as
 RESOURCE_EXHAUSTED, "retry later"); messages quote what a client sent through
-``errors.quoted``, which keeps them far shorter. An unexpected error is
+``core.errors.quoted``, which keeps them far shorter. An unexpected error is
 logged with its traceback at most once per LOG_INTERVAL_SECONDS per method and
 type of error (with the count of those not logged), so no client can flood the node's log.
 
@@ -78,7 +78,7 @@ from dataclasses import dataclass
 
 import grpc
 
-from pypi_witness.errors import (
+from pypi_witness.core.errors import (
     ConflictError,
     CorruptionError,
     EquivocationError,

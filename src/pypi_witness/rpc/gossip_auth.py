@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
-from pypi_witness.core.note import Signer, Verifier
-from pypi_witness.errors import NotFoundError, SignatureError, quoted
+from pypi_witness.core.tlog.note import Signer, Verifier
+from pypi_witness.core.errors import NotFoundError, SignatureError, quoted
 from pypi_witness.rpc.gen.v1 import gossip_pb2 as pb
 
 CONTEXT = b"pypi-witness/gossip-exchange/v1\n"

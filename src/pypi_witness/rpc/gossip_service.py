@@ -21,9 +21,9 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 import grpc
 from google.protobuf.message import DecodeError
 
-from pypi_witness.core.gossip_messages import Message, decode, encode
-from pypi_witness.core.note import Signer, Verifier
-from pypi_witness.errors import MalformedError
+from pypi_witness.core.gossip.messages import Message, decode, encode
+from pypi_witness.core.tlog.note import Signer, Verifier
+from pypi_witness.core.errors import MalformedError
 from pypi_witness.privacy.identity import ClientIdentifier
 from pypi_witness.privacy.period_keys import PeriodKeys
 from pypi_witness.rpc.bridge import ServerBridge, call_unary

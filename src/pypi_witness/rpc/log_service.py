@@ -42,9 +42,9 @@ import grpc
 import trio
 from google.protobuf.message import DecodeError, Message
 
-from pypi_witness.config import LimitsConfig
-from pypi_witness.core.checkpoint import SignedCheckpoint, open_checkpoint
-from pypi_witness.errors import (
+from pypi_witness.config.node import LimitsConfig
+from pypi_witness.core.tlog.signed_checkpoint import SignedCheckpoint, open_checkpoint
+from pypi_witness.core.errors import (
     MalformedError,
     NoteError,
     NotFoundError,
@@ -53,7 +53,7 @@ from pypi_witness.errors import (
     StoreError,
     quoted,
 )
-from pypi_witness.log import Log
+from pypi_witness.signing.log import Log
 from pypi_witness.privacy.identity import ClientIdentifier
 from pypi_witness.privacy.period_keys import PeriodKeys
 from pypi_witness.rpc import convert

@@ -12,7 +12,7 @@ Here:
   parse: ...``; in a reflection stream, the first such request ends the call.
   Failures go through ``rpc.errors`` (client mistakes logged at DEBUG).
 - ``Check`` of a service the node reports no status for: NOT_FOUND naming it
-  (``errors.quoted``) and the services it does report on.
+  (``core.errors.quoted``) and the services it does report on.
 - ``Watch`` holds no worker thread while it waits for changes (grpc_health's
   non-blocking mode, kept through the privacy gate), and at most
   HEALTH_WATCHES run at once; more get RESOURCE_EXHAUSTED.
@@ -33,7 +33,7 @@ from google.protobuf.message import DecodeError, Message
 from grpc_health.v1 import health, health_pb2
 from grpc_reflection.v1alpha import reflection, reflection_pb2
 
-from pypi_witness.errors import MalformedError, NotFoundError, OverloadedError, quoted
+from pypi_witness.core.errors import MalformedError, NotFoundError, OverloadedError, quoted
 from pypi_witness.privacy.identity import ClientIdentifier
 from pypi_witness.rpc.errors import report
 

@@ -28,7 +28,7 @@ from typing import Any
 
 import grpc
 
-from pypi_witness.errors import OverloadedError
+from pypi_witness.core.errors import OverloadedError
 from pypi_witness.rpc.errors import status_for
 
 

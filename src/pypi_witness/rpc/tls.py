@@ -15,8 +15,8 @@ from pathlib import Path
 
 import grpc
 
-from pypi_witness.config import NodeConfig, PeerConfig
-from pypi_witness.errors import ConfigError
+from pypi_witness.config.node import NodeConfig, PeerConfig
+from pypi_witness.core.errors import ConfigError
 
 _CERTIFICATE = b"-----BEGIN CERTIFICATE-----"
 _PRIVATE_KEY = b"PRIVATE KEY-----"

@@ -78,7 +78,7 @@ class WitnessClient:
 
         ``old_size`` is the size the witness last cosigned for this log (0 if
         unknown: a ConflictError then tells it), ``proof`` the consistency
-        proof from it. Verify the answer with ``core.witness.open_cosignature``.
+        proof from it. Verify the answer with ``core.tlog.witness.open_cosignature``.
         """
         request = pb.AddCheckpointRequest(old_size=_count("old_size", old_size), proof=list(proof), checkpoint=checkpoint)
         try:

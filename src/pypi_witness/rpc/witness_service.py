@@ -23,13 +23,13 @@ import logging
 import grpc
 from google.protobuf.message import DecodeError
 
-from pypi_witness.core.witness import WitnessRequest, format_cosignature_line
-from pypi_witness.errors import MalformedError
+from pypi_witness.core.tlog.witness import WitnessRequest, format_cosignature_line
+from pypi_witness.core.errors import MalformedError
 from pypi_witness.privacy.identity import ClientIdentifier
 from pypi_witness.privacy.period_keys import PeriodKeys
 from pypi_witness.rpc.errors import report
 from pypi_witness.rpc.gen.v1 import witness_pb2 as pb
-from pypi_witness.witness import Witness
+from pypi_witness.signing.witness import Witness
 
 logger = logging.getLogger("pypi_witness.rpc")
 

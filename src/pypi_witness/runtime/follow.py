@@ -14,11 +14,11 @@ from typing import Any
 
 import trio
 
-from pypi_witness.config import IndexConfig, LimitsConfig
-from pypi_witness.errors import WitnessError
-from pypi_witness.core.records import Record
+from pypi_witness.config.node import IndexConfig, LimitsConfig
+from pypi_witness.core.errors import WitnessError
+from pypi_witness.core.records.format import Record
 from pypi_witness.ingest.follower import Follower, FollowerStatus
-from pypi_witness.log import Log, open_log
+from pypi_witness.signing.log import Log, open_log
 from pypi_witness.runtime.writer import LogWriter
 from pypi_witness.store.base import AppendResult
 

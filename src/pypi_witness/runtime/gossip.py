@@ -1,4 +1,4 @@
-"""The gossip loop: one task driving the node's ``core.gossip.GossipMachine`` over gRPC.
+"""The gossip loop: one task driving the node's ``core.gossip.machine.GossipMachine`` over gRPC.
 
 ``GossipNode.run`` (in ``run_node``'s nursery) owns the machine. It runs
 ``tick`` at ``next_round_at()`` (wall-clock seconds: the machine also stamps
@@ -11,7 +11,7 @@ its cosignatures with them) and carries out every effect, in order:
   a peer that stays silent is reported stale by the machine itself.
 * ``ServeProof``: answered from the node's own log (``prover``), sent back.
 * ``Cosign``: handed to the node's witness (its one signing gate,
-  ``witness.Witness``) in a worker thread, one at a time per origin; the
+  ``signing.witness.Witness``) in a worker thread, one at a time per origin; the
   cosignature goes back to the machine (``cosigned``), a refusal that names a
   smaller size last cosigned goes back too (``cosign_refused``: the machine
   asks for a proof from it), any other refusal is logged. The own log's heads
@@ -22,7 +22,7 @@ its cosignatures with them) and carries out every effect, in order:
 * ``Alarm`` / ``Stale``: a log line (ERROR / WARNING) and a counter
   (``counters``).
 
-The node's ``core.dispute_finder.DisputeFinder`` (``finder``; None: off) runs
+The node's ``core.disputes.finder.DisputeFinder`` (``finder``; None: off) runs
 on the same rounds: its bucket root goes to the peers each round's heads go
 to, in the same ``Exchange`` call, and dispute messages received are routed
 to it. Its ``Send`` effects travel like the machine's; each ``Dispute`` goes
@@ -59,21 +59,21 @@ from typing import Protocol
 import grpc
 import trio
 
-from pypi_witness.config import Config, PeerConfig
-from pypi_witness.core.dispute_finder import Dispute, DisputeFinder
-from pypi_witness.core.dispute_finder import Send as FinderSend
-from pypi_witness.core.dispute_messages import DisputeMessage
-from pypi_witness.core.evidence import evidence_id
-from pypi_witness.core.gossip import Alarm, Cosign, Effect, GossipMachine, Persist, Send, ServeProof, Stale, prove
-from pypi_witness.core.gossip_config import GossipConfig, OriginInfo
-from pypi_witness.core.gossip_messages import Heads, Message, ProofRequest, ProofResponse, VerdictPush
-from pypi_witness.core.cosignature import Cosignature
-from pypi_witness.core.note import Verifier
-from pypi_witness.errors import ConflictError, WitnessError
-from pypi_witness.log import Log
+from pypi_witness.config.node import Config, PeerConfig
+from pypi_witness.core.disputes.finder import Dispute, DisputeFinder
+from pypi_witness.core.disputes.finder import Send as FinderSend
+from pypi_witness.core.disputes.messages import DisputeMessage
+from pypi_witness.core.tlog.evidence import evidence_id
+from pypi_witness.core.gossip.machine import Alarm, Cosign, Effect, GossipMachine, Persist, Send, ServeProof, Stale, prove
+from pypi_witness.core.gossip.config import GossipConfig, OriginInfo
+from pypi_witness.core.gossip.messages import Heads, Message, ProofRequest, ProofResponse, VerdictPush
+from pypi_witness.core.tlog.cosignature import Cosignature
+from pypi_witness.core.tlog.note import Verifier
+from pypi_witness.core.errors import ConflictError, WitnessError
+from pypi_witness.signing.log import Log
 from pypi_witness.rpc.gossip_service import GossipClient
 from pypi_witness.store.gossip_state import STATE_DIR, GossipStateStore
-from pypi_witness.witness import Witness
+from pypi_witness.signing.witness import Witness
 
 logger = logging.getLogger("pypi_witness.gossip")
 
@@ -86,7 +86,7 @@ OwnProver = Callable[[int, int], Sequence[bytes]]
 
 
 class CosignGate(Protocol):
-    """What the gossip needs of the node's witness (``witness.Witness``): its signing gate."""
+    """What the gossip needs of the node's witness (``signing.witness.Witness``): its signing gate."""
 
     def cosign_proven(self, note: bytes, old_size: int, proof: Sequence[bytes]) -> Cosignature: ...
 

@@ -51,9 +51,9 @@ import trio
 from grpc_health.v1 import health, health_pb2
 from grpc_reflection.v1alpha import reflection
 
-from pypi_witness.config import Config, NodeConfig
-from pypi_witness.errors import ConfigError, StoreError, WitnessError, quoted
-from pypi_witness.log import Log, holds_log, init_log, open_log
+from pypi_witness.config.node import Config, NodeConfig
+from pypi_witness.core.errors import ConfigError, StoreError, WitnessError, quoted
+from pypi_witness.signing.log import Log, holds_log, init_log, open_log
 from pypi_witness.rpc.bridge import ServerBridge
 from pypi_witness.rpc.log_service import SERVICE_NAME as LOG_SERVICE_NAME
 from pypi_witness.rpc.log_service import LogServicer
@@ -64,8 +64,8 @@ from pypi_witness.rpc.witness_service import SERVICE_NAME as WITNESS_SERVICE_NAM
 from pypi_witness.rpc.witness_service import WRITE_METHODS as WITNESS_WRITE_METHODS
 from pypi_witness.rpc.witness_service import WitnessServicer
 from pypi_witness.runtime.witnessing import Cosignatures, open_node_witness, push_to_peer
-from pypi_witness.core.dispute_finder import Dispute
-from pypi_witness.policy_file import read_policy
+from pypi_witness.core.disputes.finder import Dispute
+from pypi_witness.config.policy_file import read_policy
 from pypi_witness.runtime.gossip import GossipNode, exchange_as_peer, open_node_gossip, peer_keys
 from pypi_witness.runtime.settle import Settler
 from pypi_witness.runtime.privacy import NodePrivacy
@@ -78,7 +78,7 @@ from pypi_witness.privacy.period_keys import PeriodKeys
 from pypi_witness.rpc.standard_services import StandardServices
 from pypi_witness.runtime.supervise import supervised
 from pypi_witness.runtime.writer import LogWriter
-from pypi_witness.witness import Witness
+from pypi_witness.signing.witness import Witness
 
 logger = logging.getLogger("pypi_witness.runtime")
 
@@ -102,7 +102,7 @@ def open_node_log(node: NodeConfig) -> Log:
     key file missing, unreadable, too open or not the log's key),
     CorruptionError (one line, nothing signed: a store missing, empty,
     truncated, not a log store, or not holding what the key signed:
-    ``log.open_log``) or StoreError (the store cannot be opened, e.g. it is
+    ``signing.log.open_log``) or StoreError (the store cannot be opened, e.g. it is
     open already in this process).
     """
     data_dir, key_path = node.data_dir, node.log_key_path

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import trio
 
-from pypi_witness.config import PrivacyConfig, check_privacy
-from pypi_witness.errors import ConfigError, StoreError
+from pypi_witness.config.node import PrivacyConfig, check_privacy
+from pypi_witness.core.errors import ConfigError, StoreError
 from pypi_witness.privacy.events import PRIVACY_DIR, AccessEvents, EventCounter
-from pypi_witness.privacy.gate import PeerAuthenticator, PrivacyGate
+from pypi_witness.rpc.privacy_gate import PeerAuthenticator, PrivacyGate
 from pypi_witness.privacy.identity import ClientIdentifier
 from pypi_witness.privacy.period_keys import PeriodKeys
 from pypi_witness.privacy.rate_limit import RateLimiter, TokenBuckets

@@ -26,9 +26,9 @@ from pathlib import Path
 
 import trio
 
-from pypi_witness.config import Config, load_config
-from pypi_witness.errors import WitnessError
-from pypi_witness.policy_file import policy_warnings, read_policy
+from pypi_witness.config.node import Config, load_config
+from pypi_witness.core.errors import WitnessError
+from pypi_witness.config.policy_file import policy_warnings, read_policy
 from pypi_witness.runtime.node import Source, run_node
 
 logger = logging.getLogger("pypi_witness.runtime")

@@ -9,7 +9,7 @@ a time:
    gRPC), each with its inclusion proof and the log's cosigned checkpoint
    (a C2SP tlog-proof); a peer that cannot be reached, holds no entry, or
    answers with something that is not a statement is left out (and logged);
-2. tallies them (``core.settle.tally``): the value vouched for by logs whose
+2. tallies them (``core.disputes.settle.tally``): the value vouched for by logs whose
    witnesses satisfy the policy's quorum wins, the others are the minority;
 3. appends a ``verdict`` record holding every statement to this node's log,
    unless the last verdict logged for the filename already says the same
@@ -39,21 +39,21 @@ from dataclasses import dataclass
 import grpc
 import trio
 
-from pypi_witness.config import PeerConfig
-from pypi_witness.core.policy import Policy
-from pypi_witness.core.record_fields import time_of
-from pypi_witness.core.records import (
+from pypi_witness.config.node import PeerConfig
+from pypi_witness.core.quorum.policy import Policy
+from pypi_witness.core.records.values import time_of
+from pypi_witness.core.records.format import (
     FileRecord,
     format_record,
     parse_record,
     verdict_key,
 )
-from pypi_witness.core.settle import LogStatement, Outcome, Tally, tally, verdict_record, verify_verdict
-from pypi_witness.core.tlogproof import TlogProof
-from pypi_witness.core.verdict_record import VerdictRecord
-from pypi_witness.errors import RecordError, WitnessError
+from pypi_witness.core.disputes.settle import LogStatement, Outcome, Tally, tally, verdict_record, verify_verdict
+from pypi_witness.core.quorum.tlogproof import TlogProof
+from pypi_witness.core.records.verdict import VerdictRecord
+from pypi_witness.core.errors import RecordError, WitnessError
 from pypi_witness.ingest.pypi_api import PyPIClient
-from pypi_witness.log import Log
+from pypi_witness.signing.log import Log
 from pypi_witness.rpc.client import LogClient
 from pypi_witness.runtime.writer import LogWriter
 

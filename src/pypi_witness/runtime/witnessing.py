@@ -6,7 +6,7 @@ the peer's ``AddCheckpoint`` (C2SP tlog-witness) with the size that peer last
 cosigned for this log and a consistency proof from it, verifies the
 cosignature against the peer's ``witness_vkey``, and files it in
 ``Cosignatures``, whence ``GetCheckpoint`` serves the checkpoint with every
-cosignature it has (``core.cosignature.add_cosignatures``).
+cosignature it has (``core.tlog.cosignature.add_cosignatures``).
 
 The size a peer last cosigned is not stored: a task starts from 0 and learns
 it from the peer's ABORTED answer (``known-size``), then retries at once.
@@ -25,15 +25,15 @@ from collections.abc import Sequence
 import grpc
 import trio
 
-from pypi_witness.config import Config, PeerConfig, WitnessConfig
-from pypi_witness.core.checkpoint import open_checkpoint
-from pypi_witness.core.cosignature import Cosignature, add_cosignatures
-from pypi_witness.core.note import Verifier
-from pypi_witness.core.witness import logs_by_origin, open_cosignature
-from pypi_witness.errors import ConfigError, ConflictError, WitnessError
-from pypi_witness.log import Log
+from pypi_witness.config.node import Config, PeerConfig, WitnessConfig
+from pypi_witness.core.tlog.signed_checkpoint import open_checkpoint
+from pypi_witness.core.tlog.cosignature import Cosignature, add_cosignatures
+from pypi_witness.core.tlog.note import Verifier
+from pypi_witness.core.tlog.witness import logs_by_origin, open_cosignature
+from pypi_witness.core.errors import ConfigError, ConflictError, WitnessError
+from pypi_witness.signing.log import Log
 from pypi_witness.rpc.witness_client import WitnessClient
-from pypi_witness.witness import Witness, default_witness_name, open_witness
+from pypi_witness.signing.witness import Witness, default_witness_name, open_witness
 
 logger = logging.getLogger("pypi_witness.witness")
 

@@ -30,10 +30,10 @@ from typing import Any
 
 import trio
 
-from pypi_witness.core.checkpoint import SignedCheckpoint
-from pypi_witness.core.records import Record
-from pypi_witness.errors import StoreError, UnavailableError, WitnessError
-from pypi_witness.log import Log
+from pypi_witness.core.tlog.signed_checkpoint import SignedCheckpoint
+from pypi_witness.core.records.format import Record
+from pypi_witness.core.errors import StoreError, UnavailableError, WitnessError
+from pypi_witness.signing.log import Log
 from pypi_witness.store.base import AppendResult
 
 logger = logging.getLogger("pypi_witness.runtime")

@@ -20,7 +20,7 @@ import sys
 import time
 from collections.abc import Sequence
 
-from pypi_witness.errors import ConfigError
+from pypi_witness.core.errors import ConfigError
 from pypi_witness.sim.world import SimConfig, Simulation
 
 

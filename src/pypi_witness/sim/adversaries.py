@@ -13,13 +13,13 @@ import random
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
-from pypi_witness.core.checkpoint import parse_checkpoint
-from pypi_witness.core.cosignature import add_cosignatures, cosign
-from pypi_witness.core.evidence import evidence_id
-from pypi_witness.core.gossip import Send
-from pypi_witness.core.gossip_messages import EvidenceAck, EvidencePush, Heads, Message
-from pypi_witness.core.note import ALG_COSIGNATURE_V1, Signer, parse_note
-from pypi_witness.errors import WitnessError
+from pypi_witness.core.tlog.checkpoint import parse_checkpoint
+from pypi_witness.core.tlog.cosignature import add_cosignatures, cosign
+from pypi_witness.core.tlog.evidence import evidence_id
+from pypi_witness.core.gossip.machine import Send
+from pypi_witness.core.gossip.messages import EvidenceAck, EvidencePush, Heads, Message
+from pypi_witness.core.tlog.note import ALG_COSIGNATURE_V1, Signer, parse_note
+from pypi_witness.core.errors import WitnessError
 
 
 class _Adversary(ABC):

@@ -27,16 +27,16 @@ from pathlib import Path
 import grpc
 import trio
 
-from pypi_witness.core.checkpoint import parse_checkpoint
-from pypi_witness.core.cosignature import Cosignature, cosign
-from pypi_witness.core.gossip import prove
-from pypi_witness.core.gossip_config import GossipConfig
-from pypi_witness.core.gossip_messages import Message, ProofRequest, ProofResponse
-from pypi_witness.core.note import Signer, Verifier, parse_note
-from pypi_witness.core.records import Record
-from pypi_witness.core.witness import WitnessRequest
-from pypi_witness.errors import ConfigError
-from pypi_witness.log import Log
+from pypi_witness.core.tlog.checkpoint import parse_checkpoint
+from pypi_witness.core.tlog.cosignature import Cosignature, cosign
+from pypi_witness.core.gossip.machine import prove
+from pypi_witness.core.gossip.config import GossipConfig
+from pypi_witness.core.gossip.messages import Message, ProofRequest, ProofResponse
+from pypi_witness.core.tlog.note import Signer, Verifier, parse_note
+from pypi_witness.core.records.format import Record
+from pypi_witness.core.tlog.witness import WitnessRequest
+from pypi_witness.core.errors import ConfigError
+from pypi_witness.signing.log import Log
 from pypi_witness.rpc.bridge import ServerBridge
 from pypi_witness.rpc.gossip_service import GossipClient, GossipServicer
 from pypi_witness.rpc.witness_service import WitnessServicer
@@ -55,7 +55,7 @@ class ForkPeer:
 
 
 class CosignAnything:
-    """Duck-types ``witness.Witness`` (WitnessServicer, the gossip's gate): cosigns every note, checking nothing."""
+    """Duck-types ``signing.witness.Witness`` (WitnessServicer, the gossip's gate): cosigns every note, checking nothing."""
 
     def __init__(self, signer: Signer) -> None:
         self.signer = signer

@@ -8,11 +8,11 @@ branch of the peer asking (the answer a log hiding a fork would give).
 
 from __future__ import annotations
 
-from pypi_witness.core.checkpoint import Checkpoint, sign_checkpoint
-from pypi_witness.core.gossip import prove
-from pypi_witness.core.gossip_messages import ProofRequest, ProofResponse
-from pypi_witness.core.merkle import MemoryHashes, leaf_hash
-from pypi_witness.core.note import Signer, Verifier
+from pypi_witness.core.tlog.checkpoint import Checkpoint, sign_checkpoint
+from pypi_witness.core.gossip.machine import prove
+from pypi_witness.core.gossip.messages import ProofRequest, ProofResponse
+from pypi_witness.core.tlog.merkle import MemoryHashes, leaf_hash
+from pypi_witness.core.tlog.note import Signer, Verifier
 
 
 class _Branch:

@@ -14,8 +14,8 @@ import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from pypi_witness.core.gossip_messages import Message, decode, encode
-from pypi_witness.errors import ConfigError
+from pypi_witness.core.gossip.messages import Message, decode, encode
+from pypi_witness.core.errors import ConfigError
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """A simulated federation: honest gossip machines, logs (one of them forking) and adversaries.
 
 Everything is seeded by ``SimConfig.seed``. Honest nodes run the production
-:class:`~pypi_witness.core.gossip.GossipMachine`; logs publish real signed
+:class:`~pypi_witness.core.gossip.machine.GossipMachine`; logs publish real signed
 checkpoints every ``publish_every`` rounds and push them to ``fanout`` random
 nodes (each node is shown the branch the forking log assigned it); proof
 requests go to the log, which answers from that node's branch.
@@ -20,7 +20,7 @@ import random
 import statistics
 from dataclasses import dataclass, field
 
-from pypi_witness.core.gossip import (
+from pypi_witness.core.gossip.machine import (
     Alarm,
     GossipConfig,
     GossipMachine,
@@ -28,8 +28,8 @@ from pypi_witness.core.gossip import (
     Send,
     Stale,
 )
-from pypi_witness.core.gossip_messages import Heads, Message, ProofRequest
-from pypi_witness.errors import ConfigError, WitnessError
+from pypi_witness.core.gossip.messages import Heads, Message, ProofRequest
+from pypi_witness.core.errors import ConfigError, WitnessError
 from pypi_witness.sim.adversaries import Colluder, Replayer
 from pypi_witness.sim.logs import ForkingLog, SimLog
 from pypi_witness.sim.network import Network, Partition, groups_of

@@ -27,9 +27,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from pypi_witness.core.merkle import NodeId
-from pypi_witness.core.records import FileRecord, Record, format_record, parse_record, record_filename, release_key
-from pypi_witness.errors import StoreError
+from pypi_witness.core.tlog.merkle import NodeId
+from pypi_witness.core.records.format import FileRecord, Record, format_record, parse_record, record_filename, release_key
+from pypi_witness.core.errors import StoreError
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +70,7 @@ _FILE_HEADER = b"pypi-witness/v1 file\nname "
 
 
 def file_release_key(leaf: bytes) -> str | None:
-    """The release key (``core.records.release_key``) a ``file`` record's leaf is also indexed under;
+    """The release key (``core.records.format.release_key``) a ``file`` record's leaf is also indexed under;
     None for a leaf of another kind. The leaf is a formatted record, so its lines are in order."""
     if not leaf.startswith(_FILE_HEADER):
         return None
@@ -136,7 +136,7 @@ class LogStore(Protocol):
         ...
 
     def read_hashes(self, ids: Sequence[NodeId]) -> list[bytes]:
-        """Perfect-subtree hashes by id (see core.merkle). OutOfRangeError past the log."""
+        """Perfect-subtree hashes by id (see core.tlog.merkle). OutOfRangeError past the log."""
         ...
 
     def leaves(self, start: int, end: int) -> list[bytes]:
@@ -148,7 +148,7 @@ class LogStore(Protocol):
         ...
 
     def bucket_digests(self) -> list[bytes]:
-        """The digest of every filename bucket (``core.buckets``): BUCKETS values of 32 bytes.
+        """The digest of every filename bucket (``core.disputes.buckets``): BUCKETS values of 32 bytes.
 
         A bucket counts each filename at its first file record; the digests
         change in the same transaction as the append that logs a new

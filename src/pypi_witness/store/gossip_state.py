@@ -23,7 +23,7 @@ from pathlib import Path
 
 import lmdb
 
-from pypi_witness.errors import NotFoundError, StoreError, quoted
+from pypi_witness.core.errors import NotFoundError, StoreError, quoted
 
 LAYOUT = b"pypi-witness-gossip-state/1"
 STATE_DIR = "gossip"

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from pypi_witness.errors import CorruptionError
+from pypi_witness.core.errors import CorruptionError
 
 # Leaf shapes stored as values only. Append-only: a code, once used, keeps its meaning.
 LEAF_TEMPLATES: tuple[tuple[bytes, tuple[bytes, ...]], ...] = (

@@ -1,7 +1,7 @@
 """Every LMDB failure as a package error that names its cause.
 
 py-lmdb raises ``lmdb.Error`` subclasses; none may reach the node's tasks,
-which handle package errors (``errors.StoreError`` and its subclasses).
+which handle package errors (``core.errors.StoreError`` and its subclasses).
 ``store_error`` picks the class and says what happened in words an operator
 acts on:
 
@@ -30,7 +30,7 @@ from pathlib import Path
 
 import lmdb
 
-from pypi_witness.errors import CorruptionError, StoreError, StoreFullError
+from pypi_witness.core.errors import CorruptionError, StoreError, StoreFullError
 
 # A write that failed with EIO on a filesystem with less than this free was a
 # full disk (a short write leaves the disk full to the last block).

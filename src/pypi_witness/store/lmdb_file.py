@@ -48,7 +48,7 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-from pypi_witness.errors import CorruptionError
+from pypi_witness.core.errors import CorruptionError
 
 DATA_FILE = "data.mdb"
 MAGIC = 0xBEEFC0DE

@@ -13,8 +13,8 @@ from collections.abc import Callable
 
 import lmdb
 
-from pypi_witness.core.buckets import BUCKETS, DIGEST_BYTES, item_hash_of_values, item_values
-from pypi_witness.errors import CorruptionError
+from pypi_witness.core.disputes.buckets import BUCKETS, DIGEST_BYTES, item_hash_of_values, item_values
+from pypi_witness.core.errors import CorruptionError
 
 # Leaves read per chunk while building ``releases``: a large log never holds all its items in memory.
 RELEASE_CHUNK = 100_000

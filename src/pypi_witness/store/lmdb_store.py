@@ -13,11 +13,11 @@ Layout (named databases):
                really matches (8 hash bytes tell 20 M filenames apart but for a
                handful, and those are checked)
 ``conflicts``  8-byte index -> 8-byte earlier index || filename (UTF-8)
-``releases``   like ``names``, for the release key (``core.records.release_key``)
+``releases``   like ``names``, for the release key (``core.records.format.release_key``)
                every ``file`` record is also found under; ``meta``
                ``releases_size`` is the log size it is up to date with (a log
                written before it existed gets it built when opened for writing)
-``buckets``    2-byte big-endian bucket (``core.buckets``) -> its 32-byte digest;
+``buckets``    2-byte big-endian bucket (``core.disputes.buckets``) -> its 32-byte digest;
                a bucket without a key digests to zeros. A bucket is one
                contiguous range of ``names`` (key ``bucket >> 4``, items whose
                first byte's high nibble is ``bucket & 15``).
@@ -51,10 +51,10 @@ from pathlib import Path
 
 import lmdb
 
-from pypi_witness.core.buckets import BUCKETS, DIGEST_BYTES, EMPTY_DIGEST, ITEM_DOMAIN, Entry
-from pypi_witness.core.merkle import NodeId, frontier_ids, leaf_hash, root_from_frontier
-from pypi_witness.core.records import RELEASE_PREFIX, Record, parse_record, record_keys, release_key
-from pypi_witness.errors import ConflictError, CorruptionError, OutOfRangeError, RecordError, StoreError
+from pypi_witness.core.disputes.buckets import BUCKETS, DIGEST_BYTES, EMPTY_DIGEST, ITEM_DOMAIN, Entry
+from pypi_witness.core.tlog.merkle import NodeId, frontier_ids, leaf_hash, root_from_frontier
+from pypi_witness.core.records.format import RELEASE_PREFIX, Record, parse_record, record_keys, release_key
+from pypi_witness.core.errors import ConflictError, CorruptionError, OutOfRangeError, RecordError, StoreError
 from pypi_witness.store.base import AppendResult, Conflict, checked_state, leaves_of, plan_append
 from pypi_witness.store.leaf_codec import pack_leaf, unpack_leaf
 from pypi_witness.store.lmdb_errors import store_error

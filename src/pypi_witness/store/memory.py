@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from pypi_witness.core.buckets import BUCKETS, DIGEST_BYTES, Entry, bucket_of, item_hash
-from pypi_witness.core.merkle import MemoryHashes, NodeId, leaf_hash
-from pypi_witness.core.records import FileRecord, Record, parse_record
-from pypi_witness.errors import ConflictError, OutOfRangeError, ProofError, StoreError
+from pypi_witness.core.disputes.buckets import BUCKETS, DIGEST_BYTES, Entry, bucket_of, item_hash
+from pypi_witness.core.tlog.merkle import MemoryHashes, NodeId, leaf_hash
+from pypi_witness.core.records.format import FileRecord, Record, parse_record
+from pypi_witness.core.errors import ConflictError, OutOfRangeError, ProofError, StoreError
 from pypi_witness.store.base import AppendResult, Conflict, Leaf, checked_state, file_release_key, leaves_of, plan_append
 
 

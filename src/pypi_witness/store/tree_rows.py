@@ -1,6 +1,6 @@
 """Grow a Merkle tree's right frontier by a batch of leaves, level by level.
 
-``core.merkle.extend_frontier`` adds one leaf at a time; this computes the same
+``core.tlog.merkle.extend_frontier`` adds one leaf at a time; this computes the same
 interior hashes a whole level at a time (one list comprehension a level), which
 is what a store needs to write them into tiles and about three times faster in
 CPython for large batches. Pure: no I/O.
@@ -26,7 +26,7 @@ def extend_rows(frontier: Sequence[bytes], size: int, leaf_hashes: Sequence[byte
     """Append ``leaf_hashes`` to the tree of ``size`` leaves whose frontier is ``frontier``.
 
     ``frontier`` holds the hashes of the tree's perfect subtrees, largest first
-    (as ``core.merkle.frontier_ids`` orders them). Returns ``(new_frontier,
+    (as ``core.tlog.merkle.frontier_ids`` orders them). Returns ``(new_frontier,
     new_size, rows)``: ``rows`` holds, for each level >= 1 that gains nodes, the
     new perfect-subtree hashes of that level, consecutive from the first index
     given. ValueError if ``frontier`` does not have one hash per set bit of ``size``.

@@ -34,9 +34,9 @@ from pathlib import Path
 
 import lmdb
 
-from pypi_witness.core.checkpoint import HASH_SIZE
-from pypi_witness.core.witness import WitnessState
-from pypi_witness.errors import ConflictError, StoreError
+from pypi_witness.core.tlog.checkpoint import HASH_SIZE
+from pypi_witness.core.tlog.witness import WitnessState
+from pypi_witness.core.errors import ConflictError, StoreError
 from pypi_witness.store.lmdb_errors import store_error
 
 LAYOUT = b"pypi-witness-witness-state/1"

@@ -1,0 +1,1 @@
+"""``pypi-witness demo``: one node following a fake index, then a federation of three."""
