@@ -14,9 +14,11 @@ Layout (named databases):
                handful, and those are checked)
 ``conflicts``  8-byte index -> 8-byte earlier index || filename (UTF-8)
 ``releases``   like ``names``, for the release key (``core.records.release_key``)
-               every ``file`` record is also found under; ``meta``
-               ``releases_size`` is the log size it is up to date with (a log
-               written before it existed gets it built when opened for writing)
+               every ``file`` record, release removal and yank is found under;
+               ``meta`` ``releases_size`` is the log size it is up to date with
+               and ``releases_keys`` how its keys were made (``RELEASE_KEYS``);
+               a log written before either existed gets it built when opened
+               for writing
 ``buckets``    2-byte big-endian bucket (``core.buckets``) -> its 32-byte digest;
                a bucket without a key digests to zeros. A bucket is one
                contiguous range of ``names`` (key ``bucket >> 4``, items whose
@@ -126,13 +128,30 @@ def prepare_leaf(leaf: bytes, filename: str | None) -> Prepared:
     return (stored, _sha256(b"\x00" + leaf).digest(), filename, prefix, item, (prefix[0] << 4) | (prefix[1] >> 4))
 
 
+# How release keys are made (``core.records.release_key``); a ``releases`` index
+# whose ``meta`` ``releases_keys`` differs (or is absent) is rebuilt.
+RELEASE_KEYS = b"pep440-canonical/1"
+_RELEASE_RECORD_HEADERS = (b"\x00pypi-witness/v1 removal\n", b"\x00pypi-witness/v1 yank\n")
+
+
 def _release_item(stored: bytes, index: int) -> tuple[bytes, bytes] | None:
     """The ``releases`` index item of entry ``index`` (stored form): its release key's prefix and the
-    index, for a file record (stored as ``0x01`` and its values joined by newlines: name, version, ...)."""
-    if stored[0] != 1:
+    index, for a file record (stored as ``0x01`` and its values joined by newlines: name, version, ...)
+    and for a release's removal or yank (stored whole, after ``0x00``); None for any other entry."""
+    if stored[0] == 1:
+        name, version, _ = bytes(stored[1:]).split(b"\n", 2)
+        key = release_key(name.decode(), version.decode())
+    elif bytes(stored[:25]).startswith(_RELEASE_RECORD_HEADERS):
+        try:
+            keys = record_keys(parse_record(bytes(stored[1:])))
+        except RecordError as e:
+            raise StoreError(f"entry {index} does not parse: {e}") from None
+        key = next((k for k in keys if k.startswith(RELEASE_PREFIX)), None)
+        if key is None:
+            return None  # a file's or a project's removal
+    else:
         return None
-    name, version, _ = bytes(stored[1:]).split(b"\n", 2)
-    prefix = _name_prefix(release_key(name.decode(), version.decode()))
+    prefix = _name_prefix(key)
     return prefix[:1], prefix[1:] + index.to_bytes(6, "big")
 
 
@@ -232,17 +251,22 @@ class LmdbStore:
         return db
 
     def _open_releases(self, readonly: bool) -> lmdb._Database | None:
-        """The ``releases`` index, built first if the log has entries it lacks (None: read-only and absent)."""
+        """The ``releases`` index, built first if the log has entries it lacks or its keys were made
+        another way (``RELEASE_KEYS``); None: read-only and absent or made another way."""
         if readonly:
             try:
-                return self._env.open_db(b"releases", create=False, dupsort=True, dupfixed=True)
+                db = self._env.open_db(b"releases", create=False, dupsort=True, dupfixed=True)
             except lmdb.NotFoundError:
                 return None  # written before release keys existed: release lookups find removals only
+            with self._env.begin() as txn:
+                current = txn.get(b"releases_keys", None, self._meta) == RELEASE_KEYS
+            return db if current else None
         db = self._env.open_db(b"releases", create=True, dupsort=True, dupfixed=True)
         with self._env.begin(write=True) as txn:
             raw = txn.get(b"releases_size", None, self._meta)
             size = self._size(txn)
-            if raw is None or int.from_bytes(raw, "big") != size:
+            current = txn.get(b"releases_keys", None, self._meta) == RELEASE_KEYS
+            if raw is None or int.from_bytes(raw, "big") != size or not current:
                 txn.drop(db, delete=False)
                 leaves, releases = iter(txn.cursor(self._leaves)), txn.cursor(db)
                 # In chunks, so a large log never holds all its items in memory at once.
@@ -250,6 +274,7 @@ class LmdbStore:
                     items = (_release_item(bytes(v), int.from_bytes(k, "big")) for k, v in chunk)
                     releases.putmulti(sorted(item for item in items if item is not None))
                 txn.put(b"releases_size", _u64(size), db=self._meta)
+                txn.put(b"releases_keys", RELEASE_KEYS, db=self._meta)
         return db
 
     def _buckets_size(self, txn: lmdb.Transaction) -> int:
@@ -384,7 +409,7 @@ class LmdbStore:
             found = self._lookup(txn, filename, prefix[:1], prefix[1:], txn.cursor(self._names))
             if filename.startswith(RELEASE_PREFIX) and self._releases is not None:
                 found += self._lookup(txn, filename, prefix[:1], prefix[1:], txn.cursor(self._releases))
-                found.sort()
+                found = sorted(dict(found).items())  # a removal or yank is in both indexes
             return found
 
     def bucket_digests(self) -> list[bytes]:
