@@ -89,7 +89,7 @@ Keys (README-ready)::
     stale_grace_seconds  = 3600.0  # a release 404s this long after its announcement: vanished, not stale
     [policy]     # the quorum policy (C2SP tlog-policy) this node judges cosigned checkpoints by
     file   = ""  # the policy file; read and checked at start. Unset: no policy
-    faults = 1   # faulty witnesses the policy must withstand; a weaker policy is warned about at start
+    faults = 0   # faulty witnesses the policy must withstand; a weaker policy is warned about at start
     [privacy]    # what the node keeps about clients, and how much it lets each one ask
     key_dir            = ""        # directory for the client-hashing keys, one file per period (mode 0600),
                                    # outside data_dir (refused inside it). Unset: keys live only in memory
@@ -268,8 +268,9 @@ class PolicyConfig:
     """[policy]: the tlog-policy file (None: no policy) and the faulty witnesses it must withstand."""
 
     file: Path | None = None
-    # 1: the smallest number that makes a split view take more than one bad witness.
-    faults: int = 1
+    # 0: warn about a policy that lets a log split views with every witness honest (quorum none, or two
+    # quorums sharing no witness); what `federation init`'s majority policy withstands, and verify's default.
+    faults: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,7 +30,7 @@ def test_file_and_faults_are_read_relative_to_the_config(tmp_path):
     (tmp_path / "node.toml").write_text('[policy]\nfile = "policy.txt"\nfaults = 2\n')
     assert load_config(tmp_path / "node.toml").policy == PolicyConfig(tmp_path / "policy.txt", 2)
     (tmp_path / "empty.toml").write_text("[policy]\n")
-    assert load_config(tmp_path / "empty.toml").policy == PolicyConfig(None, 1)
+    assert load_config(tmp_path / "empty.toml").policy == PolicyConfig(None, 0)
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ A, B = "a" * 64, "b" * 64
 
 def test_requirements_continuations_comments_includes_and_url_hashes(tmp_path):
     (tmp_path / "sub").mkdir()
-    (tmp_path / "sub" / "base.txt").write_text(f"c @ https://h/c-1.whl#sha256={B}\n")
+    (tmp_path / "sub" / "base.txt").write_text(f"c @ https://h/c-1-py3-none-any.whl#sha256={B}\n")
     req = tmp_path / "requirements.txt"
     req.write_text(
         "# comment line\n"
@@ -25,13 +25,15 @@ def test_requirements_continuations_comments_includes_and_url_hashes(tmp_path):
         "-e ./src\n"
     )
     got = expected_from(str(req))
-    assert [(e.where, e.filename, e.sha256, e.reason is None) for e in got] == [
-        (f"{req}:2", "x-1.0.tar.gz", frozenset({A, B}), True),
-        (f"{tmp_path / 'sub' / 'base.txt'}:1", "c-1.whl", frozenset({B}), True),
-        (f"{tmp_path / 'sub' / 'base.txt'}:1", "c-1.whl", frozenset({B}), True),
-        (f"{req}:7", "local-2.0-py3-none-any.whl", frozenset(), False),  # sha512 only: nothing to compare
-        (f"{req}:8", None, frozenset(), False),
+    assert [(e.where, e.filename, e.sha256, e.reason is None, e.checkable) for e in got] == [
+        (f"{req}:2", "x-1.0.tar.gz", frozenset({A, B}), True, True),
+        # included twice: read and listed once
+        (f"{tmp_path / 'sub' / 'base.txt'}:1", "c-1-py3-none-any.whl", frozenset({B}), True, True),
+        (f"{req}:7", "local-2.0-py3-none-any.whl", frozenset(), False, True),  # sha512 only: nothing to compare
+        (f"{req}:8", None, frozenset(), False, False),  # editable: never checkable
     ]
+    # Each hash is on its own line: the continuation lines are where it is reported.
+    assert [got[0].line_of(A), got[0].line_of(B)] == [f"{req}:3", f"{req}:4"]
 
 
 def test_an_include_cycle_is_refused(tmp_path):
