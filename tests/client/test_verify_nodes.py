@@ -7,7 +7,7 @@ import shutil
 
 from pypi_witness.core.checkpoint import Checkpoint, sign_checkpoint
 from pypi_witness.keys import read_signer
-from tests.client.conftest import FILES, LIED_FILE, LIED_INDEX, LOCAL_CONTENT, local_record
+from tests.client.conftest import FILES, LIED_FILE, LIED_INDEX, LOCAL_CONTENT, local_record, logged_by
 from tests.client.support import one_error_line, requirement, run
 from tests.factories import record
 
@@ -156,12 +156,12 @@ def test_rollback_and_split_view_against_the_state_are_refused(federation, tmp_p
     (stored,) = state.iterdir()
     # The state now claims a bigger tree: the node's real checkpoint is a rollback.
     signer = read_signer(federation.root / "alpha" / "log.key")
-    bigger = sign_checkpoint(Checkpoint(alpha.name, len(FILES) + 5, b"\x01" * 32), signer)
+    bigger = sign_checkpoint(Checkpoint(alpha.name, len(logged_by("alpha")) + 5, b"\x01" * 32), signer)
     stored.write_bytes(bigger)
     result = run("verify", "--vkey", alpha.vkey(), "--state", state, *nodes(federation, "alpha"), req, code=3)
     assert "FAILED VERIFICATION: rollback" in result.out
     # Same size, another root: a split view.
-    stored.write_bytes(sign_checkpoint(Checkpoint(alpha.name, len(FILES), b"\x02" * 32), signer))
+    stored.write_bytes(sign_checkpoint(Checkpoint(alpha.name, len(logged_by("alpha")), b"\x02" * 32), signer))
     result = run("verify", "--vkey", alpha.vkey(), "--state", state, *nodes(federation, "alpha"), req, code=3)
     assert "FAILED VERIFICATION: split view" in result.out
     shutil.rmtree(state)
