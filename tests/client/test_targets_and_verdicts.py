@@ -83,3 +83,66 @@ def test_verdicts():
     # Local files: BLAKE2b-256 and size must match too.
     local = Expected("f", good.filename, frozenset({good.sha256}), good.blake2b_256, good.size + 1)
     assert classify(local, [honest]).status is Status.MISMATCH
+
+
+@pytest.mark.parametrize(
+    "name, instead",
+    [
+        ("pyproject.toml", "lock it first"),
+        ("poetry.lock", "poetry export"),
+        ("Pipfile.lock", "pipenv requirements --hash"),
+        ("setup.py", "lock the project's dependencies"),
+        ("notes.md", "pass a requirements file with --hash options, a pylock.toml, a uv.lock"),
+        ("dist", "pass a requirements file"),
+    ],
+)
+def test_what_is_no_kind_of_target_is_refused_before_anything_is_read(tmp_path, name, instead):
+    path = tmp_path / name
+    if name == "dist":
+        path.mkdir()
+    else:
+        path.symlink_to("/dev/zero")  # would never be hashed to the end: it must not be read at all
+    with pytest.raises(MalformedError, match="nothing a witness logs to check it against") as refused:
+        expected_from(str(path))
+    assert instead in str(refused.value)
+
+
+def test_a_release_line_verdict_names_the_bad_hash_and_its_line_and_stays_one_short_line():
+    """A release of 72 files (as big wheels matrices are), all listed, one of them swapped on the index."""
+    from dataclasses import replace
+
+    from pypi_witness.client.report import verdict_json, verdict_line
+    from pypi_witness.core.records import release_key
+
+    files = [replace(record(i), version="1.0", filename=f"demo-1.0-cp3{i}-none-any.whl") for i in range(72)]
+    swapped = replace(record(99, "swap"), version="1.0", filename=files[40].filename)
+    entries = {f.filename: statement("n1", "n1/log", 100, True, [(i, f)] + ([(90, swapped)] if f is files[40] else []))
+               for i, f in enumerate(files)}  # fmt: skip
+    answer = SourceAnswer("n1", "n1/log", 100, True, None, entries, {release_key("demo", "1.0"): tuple(entries)})
+    hashes = [f.sha256 for f in files[:40]] + [swapped.sha256] + [f.sha256 for f in files[41:]]
+    where = tuple((h, f"requirements.txt:{i + 2}") for i, h in enumerate(hashes))
+    line = Expected("requirements.txt:1", None, frozenset(hashes), release=("demo", "1.0"), hash_where=where)
+    ok = classify(replace(line, sha256=frozenset(hashes[:40]), hash_where=where[:40]), [answer])
+    assert ok.status is Status.OK and ok.reason == "40 listed hashes are files logged by n1/log"
+    verdict = classify(line, [answer])
+    assert verdict.status is Status.MISMATCH
+    text = verdict_line(verdict)
+    assert "\n" not in text and len(text) < 400
+    assert f"sha256 {swapped.sha256} (requirements.txt:42) is what the index later served in place of " \
+           f"{files[40].filename}" in text  # fmt: skip
+    obj = verdict_json(verdict)
+    assert [(e["index"], e["sha256"]) for e in obj["evidence"]] == [(40, files[40].sha256)]
+    assert [h["where"] for h in obj["hashes"] if h["status"] == "MISMATCH"] == ["requirements.txt:42"]
+    assert len(obj["hashes"]) == 72
+
+
+def test_the_readme_documents_every_json_key_of_verify():
+    from pathlib import Path
+
+    from pypi_witness.client.report import HASH_KEYS, JSON_KEYS, STATEMENT_KEYS
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme[readme.index("### Verifying files") : readme.index("### Import format")]
+    nested = {"name", "version", "sha256", "blake2b_256", "size", "index"}  # release, expected and swaps objects
+    for key in {*JSON_KEYS, *STATEMENT_KEYS, *HASH_KEYS, *nested}:
+        assert f"`{key}`" in section, key
