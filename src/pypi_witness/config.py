@@ -124,6 +124,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from pypi_witness.bounded_file import read_bounded
 from pypi_witness.config_gossip import GossipSettings, read_gossip
 from pypi_witness.config_tls import check_node_tls, check_peer_tls, node_tls_checks, peer_tls_checks
 from pypi_witness.core.note import ALG_COSIGNATURE_V1, ALG_ED25519, Verifier
@@ -500,17 +501,21 @@ def parse_config(data: Mapping[str, Any], base: Path) -> Config:
     return Config(node, limits, witness, index, peers, policy, privacy, gossip)
 
 
+# The largest configuration file read (a node with a thousand peers is about 300 KB).
+MAX_CONFIG_BYTES = 4 << 20
+
+
 def load_config(path: Path) -> Config:
     """Read and check the TOML file at ``path``.
 
     Raises ConfigError (its message starting with the path) if the file cannot
-    be read, is not TOML, or holds an unknown section or key or a bad value.
+    be read, is not a regular file of at most MAX_CONFIG_BYTES, is not TOML,
+    or holds an unknown section or key or a bad value.
     """
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as e:
-        raise ConfigError(f"{path}: cannot read the configuration: {e.strerror or e}") from None
+    if not path.exists():
+        raise ConfigError(f"{path}: cannot read the configuration: no such file")
+    raw = read_bounded(path, MAX_CONFIG_BYTES, "configuration file", ConfigError)
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:

@@ -109,3 +109,11 @@ def test_a_state_file_that_is_a_fifo_is_refused_without_waiting(tmp_path):
     threading.Thread(target=load, daemon=True).start()
     assert done.wait(30), "reading the state waited on the FIFO"
     assert isinstance(errors[0], ConfigError) and "not a regular file" in str(errors[0])
+
+
+def test_a_node_configuration_that_is_a_device_is_refused(tmp_path):
+    from pypi_witness.config import load_config
+
+    (tmp_path / "node.toml").symlink_to("/dev/zero")
+    with pytest.raises(ConfigError, match="not a regular file"):
+        load_config(tmp_path / "node.toml")

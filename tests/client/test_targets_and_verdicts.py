@@ -146,3 +146,17 @@ def test_the_readme_documents_every_json_key_of_verify():
     nested = {"name", "version", "sha256", "blake2b_256", "size", "index"}  # release, expected and swaps objects
     for key in {*JSON_KEYS, *STATEMENT_KEYS, *HASH_KEYS, *nested}:
         assert f"`{key}`" in section, key
+
+
+def test_a_bundle_matches_a_lock_entry_that_spells_its_filename_otherwise():
+    from dataclasses import replace
+
+    real = replace(record(1, project="pysocks"), version="1.7.1", filename="PySocks-1.7.1-py3-none-any.whl")
+    bundle = answer("bundle x.tlog-proof", [(5, real)])  # no release lookups: a bundle holds one entry
+    spelled = Expected("pylock.toml:pysocks-1.7.1-py3-none-any.whl", "pysocks-1.7.1-py3-none-any.whl",
+                       frozenset({real.sha256}))  # fmt: skip
+    verdict = classify(spelled, [bundle])
+    assert verdict.status is Status.OK and "logged as PySocks-1.7.1-py3-none-any.whl" in verdict.reason
+    assert classify(replace(spelled, sha256=frozenset({A})), [bundle]).status is Status.MISMATCH
+    other = replace(spelled, filename="pysocks-1.7.1-py2-none-any.whl")
+    assert classify(other, [bundle]).status is Status.UNKNOWN

@@ -209,15 +209,18 @@ def _settled(expected: Expected, policy: Policy, trusted: list[Statement]) -> Ve
 
 def _found(filename: str, answers: Sequence[SourceAnswer]) -> list[Statement]:
     """Every source's statement about ``filename``: logged under that name, or else under a name an
-    installer takes for the same file (``client.filenames.identity``) among its release's files."""
+    installer takes for the same file (``client.filenames.identity``) among its release's files (a
+    bundle's among its statements)."""
     wanted, release = identity(filename), release_of(filename)
     key = release_key(*release) if release is not None else None
     out = []
     for a in answers:
         if filename in a.statements:
             out.append(a.statements[filename])
-        elif key is not None:
+        elif key is not None and a.releases:
             out += [a.statements[f] for f in a.releases.get(key, ()) if f in a.statements and identity(f) == wanted]
+        elif key is not None:  # a bundle: a statement or two, and no release lookups
+            out += [s for f, s in a.statements.items() if identity(f) == wanted]
     return out
 
 
