@@ -65,7 +65,8 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser, seconds: Callable[[st
     p.add_argument("--vkey", action="append", default=[], help="a log's verifier key (or a file holding it); repeat")
     p.add_argument("--node", action="append", default=[], metavar="HOST:PORT", help="a node to ask; repeat")
     p.add_argument("--state", type=Path, metavar="DIR", help="keep each log's newest checkpoint; refuse rollbacks")
-    p.add_argument("--timeout", type=seconds, default=10.0, help="seconds each node gets to answer (default 10)")
+    p.add_argument("--timeout", type=seconds, default=10.0,
+                   help="seconds each node gets to answer each lookup call (default 10)")
     p.add_argument("--faults", type=int, default=DEFAULT_FAULTS,
                    help=f"warn if this many faulty witnesses could split the policy's quorum (default {DEFAULT_FAULTS})")
     p.add_argument("--sha256", metavar="HEX", help="with one bundle: the hash its file must have")

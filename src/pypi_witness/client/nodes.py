@@ -3,7 +3,8 @@
 Per node, ``LookupFilenames`` calls of at most ``MAX_BATCH`` keys, each asking
 for an answer of at most ``ANSWER_BYTES`` (the node answers a page: the first
 keys whose entries fit; the rest are asked again), so any number of targets of
-any size is answered within gRPC's message limit. Then, in a second round, the
+any size is answered within gRPC's message limit; the next call is sent while
+a page is checked. Then, in a second round, the
 release key of every filename the node has not logged, so a file a lock file
 spells otherwise than the index (``client.filenames``) is still found. All
 nodes are asked in parallel (one trio task each). Each answer is checked in
@@ -32,7 +33,7 @@ Nothing here raises for one node's failure: each node gets a
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import grpc
@@ -46,6 +47,7 @@ from pypi_witness.core.quorum import QuorumResult, check_checkpoint
 from pypi_witness.core.records import RELEASE_PREFIX, FileRecord
 from pypi_witness.errors import NoteError, VerificationError, WitnessError
 from pypi_witness.rpc.client import DEFAULT_MAX_MESSAGE_BYTES, LogClient
+from pypi_witness.rpc.convert import LookupAnswer
 from pypi_witness.verifying_client import ClientState, VerifiedLookup, VerifyingClient
 
 # Keys per LookupFilenames call: the node's default limit (config.LimitsConfig).
@@ -88,12 +90,39 @@ def _origin(note: bytes) -> str:
         raise VerificationError(f"its checkpoint does not parse: {e}") from None
 
 
+class _Call:
+    """One lookup call running in the background: its answer, or the error it ended with."""
+
+    def __init__(self) -> None:
+        self._done = trio.Event()
+        self._answer: LookupAnswer | None = None
+        self._error: BaseException | None = None
+
+    async def run(self, lookup: Callable[[list[str], int], Awaitable[LookupAnswer]], keys: list[str],
+                  timeout: float) -> None:  # fmt: skip
+        try:
+            with trio.fail_after(timeout):  # each call gets the time on its own
+                self._answer = await lookup(keys, ANSWER_BYTES)
+        except (WitnessError, trio.TooSlowError) as e:  # raised where the answer is awaited
+            self._error = e
+        finally:
+            self._done.set()
+
+    async def result(self) -> LookupAnswer:
+        await self._done.wait()
+        if self._error is not None:
+            raise self._error
+        assert self._answer is not None
+        return self._answer
+
+
 class _Session:
     """One node's answers, gathered over as many calls as it takes, every one checked."""
 
     def __init__(self, address: str, node: LogClient, policy: Policy, extra_logs: Sequence[Verifier],
-                 state: ClientState | None) -> None:  # fmt: skip
+                 state: ClientState | None, timeout: float) -> None:  # fmt: skip
         self.address, self.node, self.policy, self.extra_logs, self.state = address, node, policy, extra_logs, state
+        self.timeout = timeout
         self.statements: dict[str, Statement] = {}
         self.releases: dict[str, tuple[str, ...]] = {}
         self.logged: set[str] = set()  # keys with at least one entry
@@ -102,19 +131,39 @@ class _Session:
         self.trusted_all, self.why, self.origin, self.size = True, None, "", 0
 
     async def ask(self, keys: Sequence[str]) -> None:
-        """Look up ``keys``, MAX_BATCH at a time, each batch page by page."""
-        for start in range(0, len(keys), MAX_BATCH):
-            remaining = list(keys[start : start + MAX_BATCH])
-            while remaining:
-                answered = await self._page(remaining)
-                remaining = remaining[answered:]
+        """Look up ``keys``: each call asks for the next MAX_BATCH not yet answered and gets a page of them.
 
-    async def _page(self, keys: list[str]) -> int:
-        """One call; returns how many of ``keys`` (a prefix) it answered."""
-        answer = await self.node.lookup_many(keys, ANSWER_BYTES)
-        if not 0 < len(answer.results) <= len(keys):
-            raise VerificationError(f"asked about {len(keys)} filenames, answered {len(answer.results)}")
-        asked = keys[: len(answer.results)]
+        The next call is on its way while a page is checked (the node works
+        while this client verifies); pages are checked in the order asked.
+        """
+        remaining = list(keys)
+        failure: BaseException | None = None
+        async with trio.open_nursery() as nursery:
+            try:
+                pending = self._fetch(nursery, remaining[:MAX_BATCH])
+                while pending is not None:
+                    answer = await pending.result()
+                    answered = len(answer.results)
+                    if not 0 < answered <= min(len(remaining), MAX_BATCH):
+                        raise VerificationError(
+                            f"asked about {min(len(remaining), MAX_BATCH)} filenames, answered {answered}"
+                        )
+                    asked, remaining = remaining[:answered], remaining[answered:]
+                    pending = self._fetch(nursery, remaining[:MAX_BATCH]) if remaining else None
+                    await self._check(asked, answer)
+            except (WitnessError, trio.TooSlowError) as e:  # raised from here, not inside an exception group
+                failure = e
+                nursery.cancel_scope.cancel()
+        if failure is not None:
+            raise failure
+
+    def _fetch(self, nursery: trio.Nursery, keys: list[str]) -> _Call:
+        call = _Call()
+        nursery.start_soon(call.run, self.node.lookup_many, keys, self.timeout)
+        return call
+
+    async def _check(self, asked: list[str], answer: LookupAnswer) -> None:
+        """Check one page answering ``asked`` (see the module docstring) and keep what it proves."""
         origin = _origin(answer.checkpoint)
         if self.origin and origin != self.origin:
             raise VerificationError(f"its answers are from two logs, {self.origin[:100]!r} and {origin[:100]!r}")
@@ -128,14 +177,14 @@ class _Session:
         client = VerifyingClient(self.node, checked.log.verifier, self.state if self.quorum.satisfied else None)
         signed = checked.signed
         if self.quorum.satisfied:  # every page's checkpoint must extend the one before it
-            signed = (await client.accept(answer.checkpoint, since=self.accepted)).checkpoint
+            with trio.fail_after(self.timeout):
+                signed = (await client.accept(answer.checkpoint, since=self.accepted)).checkpoint
             self.accepted = signed
         else:
             self.trusted_all, self.why = False, f"checkpoint not trusted: {self.quorum.explain()}"
         self.origin, self.size = origin, signed.checkpoint.size
         for lookup in client.check_lookup(asked, answer, signed):
             self._add(lookup)
-        return len(asked)
 
     def _add(self, lookup: VerifiedLookup) -> None:
         entries = [(e.index, e.record) for e in lookup.entries if type(e.record) is FileRecord]
@@ -168,9 +217,10 @@ async def _ask(
     extra_logs: Sequence[Verifier],
     state: ClientState | None,
     credentials: grpc.ChannelCredentials | None,
+    timeout: float,
 ) -> NodeOutcome:
     async with LogClient(address, credentials=credentials) as node:
-        session = _Session(address, node, policy, extra_logs, state)
+        session = _Session(address, node, policy, extra_logs, state, timeout)
         await session.ask(keys)
         asked = set(keys)
         second = sorted({fallback[k] for k in keys if k in fallback and k not in session.logged} - asked)
@@ -192,13 +242,14 @@ async def ask_node(
     """Ask the node at ``address`` about ``keys`` (filenames and release keys) and check its answer.
 
     ``fallback`` maps a filename to the release key to ask about when the
-    node has not logged that filename. ``credentials``: TLS
-    (``rpc.tls.client_credentials``), None for plaintext. Never raises for
-    the node's failures: they are in the outcome (see the module docstring).
+    node has not logged that filename. ``timeout`` bounds each call (a page
+    of at most MAX_BATCH keys), so a lock file of any length gets its time.
+    ``credentials``: TLS (``rpc.tls.client_credentials``), None for
+    plaintext. Never raises for the node's failures: they are in the outcome
+    (see the module docstring).
     """
     try:
-        with trio.fail_after(timeout):
-            return await _ask(address, keys, fallback or {}, policy, extra_logs, state, credentials)
+        return await _ask(address, keys, fallback or {}, policy, extra_logs, state, credentials, timeout)
     except trio.TooSlowError:
         return NodeOutcome(address, None, error=f"no answer within {timeout:g} s")
     except _Unusable as e:
