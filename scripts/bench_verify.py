@@ -230,8 +230,8 @@ def main() -> None:
         entries = done.stdout.splitlines()[-1]
         median = statistics.median(times)
         cpu = statistics.median(c + n for c, n in zip(client_cpu, node_cpu))
-        print(f"{target.name} ({fmt}, {pins:,} pins, {target.stat().st_size:,} bytes): {entries}; {len(names)} node(s) of "
-              f"{args.records:,} records each, {per_release} file(s) per release")  # fmt: skip
+        print(f"{target.name} ({fmt}, {pins:,} pins, {target.stat().st_size:,} bytes): {entries}; "
+              f"{len(names)} node(s) of {args.records:,} records each, {per_release} file(s) per release")  # fmt: skip
         print(f"verify end to end: min {min(times):.2f} s, median {median:.2f} s, max {max(times):.2f} s "
               f"over {args.runs} runs")  # fmt: skip
         print(f"CPU per run (median): verify {statistics.median(client_cpu):.2f} s, nodes "

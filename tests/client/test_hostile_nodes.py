@@ -33,7 +33,8 @@ class HostileNode:
             for name in ("GetCheckpoint", "LookupFilenames", "LookupFilename", "GetConsistencyProof")
         }
         self.server = grpc.server(ThreadPoolExecutor(max_workers=4))
-        self.server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler("pypi_witness.v1.LogService", handlers)])
+        service = grpc.method_handlers_generic_handler("pypi_witness.v1.LogService", handlers)
+        self.server.add_generic_rpc_handlers([service])
         self.address = f"127.0.0.1:{self.server.add_insecure_port('127.0.0.1:0')}"
         self.server.start()
 
@@ -51,7 +52,8 @@ def node():
 def lookup_answer(note: bytes, results=None) -> bytes:
     """A LookupFilenames answer: ``note`` and one result for FILE, proven in a tree of that one leaf."""
     if results is None:
-        results = [pb.FilenameResult(filename=FILE.filename, entries=[pb.ProvenEntry(index=0, leaf=format_record(FILE))])]
+        entry = pb.ProvenEntry(index=0, leaf=format_record(FILE))
+        results = [pb.FilenameResult(filename=FILE.filename, entries=[entry])]
     return pb.LookupFilenamesResponse(checkpoint=note, results=results).SerializeToString()
 
 

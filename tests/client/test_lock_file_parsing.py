@@ -1,4 +1,4 @@
-"""Reading the real lock files of fixtures/ (pip-compile, uv pip compile, uv export, pip lock, uv.lock), without nodes."""
+"""Reading the real lock files of fixtures/ (pip-compile, uv pip compile, uv export, pip lock, uv.lock), no nodes."""
 
 from __future__ import annotations
 
@@ -110,8 +110,9 @@ def test_uv_lock_direct_url_sources_and_malformed_entries(tmp_path):
     )
     got = expected_from(str(lock))
     assert [(e.filename, e.checkable) for e in got] == [("x-1.0-py3-none-any.whl", True), (None, False)]
-    lock.write_text('version = 1\n[[package]]\nname = "x"\nsource = { registry = "r" }\nwheels = [{ url = "https://h/x-1.0-py3-none-any.whl" }]\n')
-    with pytest.raises(MalformedError, match=r"uv.lock: package\[0\] \(x\).wheels\[0\] \(x-1.0-py3-none-any.whl\) has no hash"):
+    lock.write_text('version = 1\n[[package]]\nname = "x"\nsource = { registry = "r" }\n'
+                    'wheels = [{ url = "https://h/x-1.0-py3-none-any.whl" }]\n')
+    with pytest.raises(MalformedError, match=r"package\[0\] \(x\).wheels\[0\] \(x-1.0-py3-none-any.whl\) has no hash"):
         expected_from(str(lock))
     lock.write_text("[tool]\n")
     with pytest.raises(MalformedError, match="not a uv.lock file"):

@@ -64,7 +64,8 @@ def test_a_tampered_hash_in_a_uv_pylock_is_a_mismatch_under_the_index_filename(f
 
 def test_a_pylock_entry_without_url_is_found_by_its_normalized_name(federation, tmp_path):
     # uv's name for PyPI's PySocks-1.7.1-py3-none-any.whl, with the url left out.
-    url = f'url = "https://files.pythonhosted.org/packages/8d/59/{PYSOCKS_PY3.blake2b_256[4:]}/{PYSOCKS_PY3.filename}", '
+    b2 = PYSOCKS_PY3.blake2b_256
+    url = f'url = "https://files.pythonhosted.org/packages/{b2[:2]}/{b2[2:4]}/{b2[4:]}/{PYSOCKS_PY3.filename}", '
     lock = copy(tmp_path, "pylock.uvexport.toml", url, "")
     result = run("verify", "--json", "--policy", federation.policy, *nodes(federation), lock, code=0)
     (found,) = [o for o in result.objects() if o["filename"] == "pysocks-1.7.1-py3-none-any.whl"]

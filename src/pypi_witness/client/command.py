@@ -68,7 +68,8 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser, seconds: Callable[[st
     p.add_argument("--timeout", type=seconds, default=10.0,
                    help="seconds each node gets to answer each lookup call (default 10)")
     p.add_argument("--faults", type=int, default=DEFAULT_FAULTS,
-                   help=f"warn if this many faulty witnesses could split the policy's quorum (default {DEFAULT_FAULTS})")
+                   help=f"warn if this many faulty witnesses could split the policy's quorum "
+                   f"(default {DEFAULT_FAULTS})")
     p.add_argument("--sha256", metavar="HEX", help="with one bundle: the hash its file must have")
     add_tls_arguments(p)
     p.set_defaults(func=cmd_verify)

@@ -27,7 +27,9 @@ from packaging.version import InvalidVersion
 from pypi_witness.core.records import canonical_version
 
 # Archive formats PyPI has accepted over the years besides wheels and PEP 625 sdists.
-LEGACY_SUFFIXES = (".tar.bz2", ".tar.xz", ".tar.Z", ".tgz", ".tbz", ".tar", ".egg", ".exe", ".msi", ".rpm", ".dmg", ".deb")
+LEGACY_SUFFIXES = (
+    ".tar.bz2", ".tar.xz", ".tar.Z", ".tgz", ".tbz", ".tar", ".egg", ".exe", ".msi", ".rpm", ".dmg", ".deb",
+)  # fmt: skip
 # name-version...: a project name, a dash, a digit (how every legacy distribution filename starts).
 _LEGACY_STEM = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+]*(?:-[A-Za-z0-9._+]+)*?-[0-9]")
 

@@ -131,8 +131,8 @@ def _uv_file(path: Path, where: str, entry: Any, fallback: str | None) -> Expect
         raise MalformedError(f"{path}: {where} ({name}) has no hash = \"sha256:...\"")
     algorithm, digest = value.split(":", 1)
     if algorithm != "sha256":
-        return Expected(f"{path}:{name}", name, frozenset(), size=size, reason=f"the lock file gives a {algorithm[:20]} "
-                                                                               "hash, not sha256")  # fmt: skip
+        reason = f"the lock file gives a {algorithm[:20]} hash, not sha256"
+        return Expected(f"{path}:{name}", name, frozenset(), size=size, reason=reason)
     return Expected(f"{path}:{name}", name, frozenset({_sha256(path, f"{where} ({name}).hash", digest)}), size=size)
 
 

@@ -137,6 +137,8 @@ class _Session:
         while this client verifies); pages are checked in the order asked.
         """
         remaining = list(keys)
+        if not remaining:
+            return
         failure: BaseException | None = None
         async with trio.open_nursery() as nursery:
             try:

@@ -32,7 +32,9 @@ EXIT_INCOMPLETE = 4
 
 # Every key of a JSON verdict object, and of the objects in its lists (the README documents each).
 JSON_KEYS = ("where", "filename", "release", "status", "reason", "expected", "hashes", "evidence", "overruled")
-STATEMENT_KEYS = ("source", "origin", "tree_size", "index", "trusted", "filename", "sha256", "blake2b_256", "size", "swaps")
+STATEMENT_KEYS = (
+    "source", "origin", "tree_size", "index", "trusted", "filename", "sha256", "blake2b_256", "size", "swaps",
+)  # fmt: skip
 HASH_KEYS = ("sha256", "where", "status", "filename")
 
 

@@ -1,4 +1,7 @@
-"""pip requirements files (``pip-compile --generate-hashes``, ``uv pip compile``, ``uv export``), read as pip reads them.
+"""pip requirements files, read as pip reads them.
+
+``pip-compile --generate-hashes``, ``uv pip compile --generate-hashes`` and
+``uv export --format requirements-txt`` write them.
 
 Lines are joined at a trailing ``\\`` first, then a comment (``#`` at the start
 or after whitespace) is cut off the joined line, as pip's ``req_file`` does;
@@ -42,7 +45,9 @@ _HASH_LENGTHS = {"sha256": 64, "sha384": 96, "sha512": 128}
 _NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
 _DIRECT = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*@\s*(\S+)")
 # name[extras]==version (or ===), with an optional environment marker: one exact version.
-_PINNED = re.compile(r"([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)\s*(?:\[[^\]]*\])?\s*===?\s*([^\s;,*=<>!~]+)\s*(?:;.*)?")
+_PINNED = re.compile(
+    r"([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)\s*(?:\[[^\]]*\])?\s*===?\s*([^\s;,*=<>!~]+)\s*(?:;.*)?"
+)
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 # pip's req_file.COMMENT_RE: a comment starts at a '#' at the start or after whitespace.
 _COMMENT = re.compile(r"(^|\s+)#.*$")

@@ -296,8 +296,8 @@ def _hash_verdict(expected: Expected, sha256: str, files: Sequence[str], answers
         why = (f"sha256 {sha256} ({line}) is what the index later served in place of {first.filename}, which "
                f"{_short(swapped)} logged first with sha256 {first.sha256}")  # fmt: skip
         return [(first.filename, Verdict(expected, Status.MISMATCH, why, tuple(swapped)))]
-    why = (f"sha256 {sha256} ({line}) is no file logged for {project} {version} yet ({len(files)} files "
-           f"logged: {_sizes(answers)})")  # fmt: skip
+    why = (f"sha256 {sha256} ({line}) is no file logged for {project} {version} yet ({len(files)} "
+           f"file{'' if len(files) == 1 else 's'} logged: {_sizes(answers)})")  # fmt: skip
     return [(None, Verdict(expected, Status.UNKNOWN, why))]
 
 
@@ -321,8 +321,9 @@ def _classify_release(expected: Expected, answers: Sequence[SourceAnswer], polic
         reason = f"{len(shown)} listed {'hash is a file' if len(shown) == 1 else 'hashes are files'} logged by " \
                  f"{listing(origins)}"  # fmt: skip
     else:
-        reason = listing((v.reason if f is None or v.reason.startswith("sha256") else
-                          f"{f} (sha256 {h}, {expected.line_of(h)}): {v.reason}" for h, f, v in shown), 2, "; ")  # fmt: skip
+        reasons = (v.reason if f is None or v.reason.startswith("sha256") else
+                   f"{f} (sha256 {h}, {expected.line_of(h)}): {v.reason}" for h, f, v in shown)  # fmt: skip
+        reason = listing(reasons, 2, "; ")
     evidence = tuple(e for _, _, v in shown for e in v.evidence)
     overruled = tuple(o for _, _, v in parts for o in v.overruled)
     findings = tuple(HashFinding(h, expected.line_of(h), v.status, f) for h, f, v in parts)

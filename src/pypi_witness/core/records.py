@@ -554,28 +554,16 @@ RELEASE_PREFIX = "/release/"
 
 
 def canonical_version(version: str) -> str:
-    """The PEP 440 canonical form of ``version`` (``packaging.utils.canonicalize_version``).
-
-    PyPI keeps a version as it was uploaded (``2015.04.28``, ``1.8c1``,
-    ``3.1.26-1``) and refuses a second release of a project with the same
-    canonical form; lock tools write the normalized form (``2015.4.28``,
-    ``1.8rc1``, ``3.1.26.post1``). All of those have one canonical form
-    (trailing zeros of the release segment dropped, so ``1.0`` and ``1.0.0``
-    agree). A version that is not valid PEP 440 is returned unchanged.
-    Never raises for a string.
-    """
+    """The PEP 440 canonical form of ``version`` (``packaging.utils.canonicalize_version``): PyPI keeps
+    ``2015.04.28``, ``1.8c1`` as uploaded, lock tools write ``2015.4.28``, ``1.8rc1``; both give one form
+    (trailing zeros dropped: ``1.0`` is ``1``). Not valid PEP 440: returned unchanged. Never raises."""
     # SPEC: PEP 440 "Normalization"; PyPI's uniqueness of a project's releases is by this canonical form.
     return canonicalize_version(version)
 
 
 def release_key(project: str, version: str) -> str:
-    """The filename-index key of a release's removal and yank records (and, via ``record_keys``, its files).
-
-    ``project`` is the PEP 503 normalized name; the version is keyed in its
-    canonical form (``canonical_version``), so a record of ``certifi
-    2015.04.28`` and a lookup of ``certifi==2015.4.28`` meet. Records keep
-    the version verbatim.
-    """
+    """The filename-index key of a release's removal and yank records (and, via ``record_keys``, its
+    files): the PEP 503 name and the ``canonical_version``; records keep the version verbatim."""
     return f"{RELEASE_PREFIX}{project}/{canonical_version(version)}"
 
 

@@ -128,7 +128,8 @@ class LogClient:
 
         NotFoundError if the node holds none; MalformedError for an empty filename.
         """
-        response = await self._call("LookupFilename", pb.LookupFilenameRequest(filename=filename), pb.LookupFilenameResponse)
+        request = pb.LookupFilenameRequest(filename=filename)
+        response = await self._call("LookupFilename", request, pb.LookupFilenameResponse)
         return convert.LookupAnswer(response.checkpoint, (convert.filename_entries(response, filename),))
 
     async def lookup_many(self, filenames: Sequence[str], max_answer_bytes: int = 0) -> convert.LookupAnswer:
@@ -158,4 +159,5 @@ class LogClient:
         request = pb.GetConsistencyProofRequest(
             old_size=_count("old_size", old_size), new_size=_count("new_size", new_size)
         )
-        return convert.consistency_answer(await self._call("GetConsistencyProof", request, pb.GetConsistencyProofResponse))
+        response = await self._call("GetConsistencyProof", request, pb.GetConsistencyProofResponse)
+        return convert.consistency_answer(response)
