@@ -28,7 +28,10 @@ _PRIVATE_KEY = b"PRIVATE KEY-----"
 
 def read_pem(key: str, path: Path, marker: bytes, kind: str) -> bytes:
     """The bytes of ``path`` if they hold ``marker``; ConfigError naming ``key`` otherwise."""
-    data = read_bounded(path, MAX_PEM_BYTES, f"PEM {kind} file ({key})", ConfigError)
+    try:
+        data = read_bounded(path, MAX_PEM_BYTES, f"PEM {kind} file", ConfigError)
+    except ConfigError as e:  # the message starts with the path
+        raise ConfigError(f"{key}: cannot read {e}") from None
     if marker not in data:
         raise ConfigError(f"{key}: {path} holds no PEM {kind}")
     return data
