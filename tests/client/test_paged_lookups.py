@@ -30,6 +30,6 @@ async def test_a_filename_not_logged_is_looked_for_among_its_release_files(nurse
     address = await start_node(nursery, config_for(tmp_path / "node"))
     spelled = first.filename.upper().replace(".WHL", ".whl").replace(".TAR.GZ", ".tar.gz")
     key = release_key(first.project, first.version)
-    outcome = await ask_node(address, [spelled], NO_POLICY, [vkey], fallback={spelled: key})
+    outcome = await ask_node(address, [spelled], NO_POLICY, [vkey], fallback={spelled: key}.get)
     assert outcome.answer is not None and first.filename in outcome.answer.releases[key]
     assert outcome.answer.statements[first.filename].index == 0

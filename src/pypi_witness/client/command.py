@@ -108,25 +108,29 @@ def _log_keys(texts: list[str]) -> tuple[Any, ...]:
     return keys
 
 
-def _keys_to_ask(expected: list[Any]) -> tuple[list[str], dict[str, str]]:
-    """The filenames and release keys to ask every node about, and the release key to ask for a
-    filename a node has not logged (to find it under the index's spelling: ``client.filenames``)."""
-    from pypi_witness.client.filenames import release_of
+def _keys_to_ask(expected: list[Any]) -> list[str]:
+    """The filenames and release keys to ask every node about."""
     from pypi_witness.core.records import release_key
 
     keys: set[str] = set()
-    fallback: dict[str, str] = {}
     for e in expected:
         if e.reason is not None or not e.checkable:
             continue
         if e.filename is not None:
             keys.add(e.filename)
-            release = release_of(e.filename)
-            if release is not None:
-                fallback[e.filename] = release_key(*release)
         elif e.release is not None:
             keys.add(release_key(*e.release))
-    return sorted(keys), fallback
+    return sorted(keys)
+
+
+def _release_key_of(filename: str) -> str | None:
+    """The release key to ask for a filename a node has not logged, to find it under the index's
+    spelling (``client.filenames``); None for a filename that names no release."""
+    from pypi_witness.client.filenames import release_of
+    from pypi_witness.core.records import release_key
+
+    release = release_of(filename)
+    return None if release is None else release_key(*release)
 
 
 def _nobody_answered(outcomes: list[Any]) -> WitnessError:
@@ -186,12 +190,12 @@ def cmd_verify(args: argparse.Namespace) -> int:
         if not expected:
             raise MalformedError("nothing to check the bundles against: give the files, or --sha256")
     else:
-        keys, fallback = _keys_to_ask(expected)
+        keys = _keys_to_ask(expected)
         state = ClientState(args.state) if args.state else None
         if keys:
             credentials = client_credentials(args.tls_ca, args.tls_cert, args.tls_key)
             outcomes = trio.run(ask_nodes, args.node, keys, policy, extra_logs, state, args.timeout, credentials,
-                                fallback)  # fmt: skip
+                                _release_key_of)  # fmt: skip
             if all(o.answer is None and not o.failed_verification for o in outcomes):
                 raise _nobody_answered(outcomes)
         answers = [o.answer for o in outcomes if o.answer is not None]

@@ -14,17 +14,17 @@ Pure: strings in, values out.
 
 from __future__ import annotations
 
+import functools
 import re
 
 from packaging.utils import (
     InvalidSdistFilename,
     InvalidWheelFilename,
+    canonicalize_version,
     parse_sdist_filename,
     parse_wheel_filename,
 )
 from packaging.version import InvalidVersion
-
-from pypi_witness.core.records import canonical_version
 
 # Archive formats PyPI has accepted over the years besides wheels and PEP 625 sdists.
 LEGACY_SUFFIXES = (
@@ -41,7 +41,7 @@ def _wheel(filename: str) -> Identity | None:
         name, version, build, tags = parse_wheel_filename(filename)
     except (InvalidWheelFilename, InvalidVersion):
         return None
-    return ("wheel", name, canonical_version(str(version)), build, frozenset(str(t) for t in tags))
+    return ("wheel", name, canonicalize_version(version), build, frozenset(str(t) for t in tags))
 
 
 def _sdist(filename: str) -> Identity | None:
@@ -49,9 +49,10 @@ def _sdist(filename: str) -> Identity | None:
         name, version = parse_sdist_filename(filename)
     except (InvalidSdistFilename, InvalidVersion):
         return None
-    return ("sdist", name, canonical_version(str(version)), ".zip" if filename.endswith(".zip") else ".tar.gz")
+    return ("sdist", name, canonicalize_version(version), ".zip" if filename.endswith(".zip") else ".tar.gz")
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def identity(filename: str) -> Identity:
     """What an installer takes ``filename`` to name: equal identities name the same file.
 

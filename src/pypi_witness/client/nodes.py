@@ -33,7 +33,7 @@ Nothing here raises for one node's failure: each node gets a
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import grpc
@@ -99,7 +99,10 @@ class _Call:
         self._error: BaseException | None = None
 
     async def run(self, lookup: Callable[[list[str], int], Awaitable[LookupAnswer]], keys: list[str],
-                  timeout: float) -> None:  # fmt: skip
+                  timeout: float, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:  # fmt: skip
+        # Started at once: this task goes on (the request is sent) until it waits for the answer, and
+        # only then does the task that started it check the page before.
+        task_status.started()
         try:
             with trio.fail_after(timeout):  # each call gets the time on its own
                 self._answer = await lookup(keys, ANSWER_BYTES)
@@ -142,7 +145,7 @@ class _Session:
         failure: BaseException | None = None
         async with trio.open_nursery() as nursery:
             try:
-                pending = self._fetch(nursery, remaining[:MAX_BATCH])
+                pending = await self._fetch(nursery, remaining[:MAX_BATCH])
                 while pending is not None:
                     answer = await pending.result()
                     answered = len(answer.results)
@@ -151,7 +154,7 @@ class _Session:
                             f"asked about {min(len(remaining), MAX_BATCH)} filenames, answered {answered}"
                         )
                     asked, remaining = remaining[:answered], remaining[answered:]
-                    pending = self._fetch(nursery, remaining[:MAX_BATCH]) if remaining else None
+                    pending = await self._fetch(nursery, remaining[:MAX_BATCH]) if remaining else None
                     await self._check(asked, answer)
             except (WitnessError, trio.TooSlowError) as e:  # raised from here, not inside an exception group
                 failure = e
@@ -159,9 +162,9 @@ class _Session:
         if failure is not None:
             raise failure
 
-    def _fetch(self, nursery: trio.Nursery, keys: list[str]) -> _Call:
+    async def _fetch(self, nursery: trio.Nursery, keys: list[str]) -> _Call:
         call = _Call()
-        nursery.start_soon(call.run, self.node.lookup_many, keys, self.timeout)
+        await nursery.start(call.run, self.node.lookup_many, keys, self.timeout)
         return call
 
     async def _check(self, asked: list[str], answer: LookupAnswer) -> None:
@@ -211,10 +214,14 @@ class _Session:
                             self.statements, self.releases)  # fmt: skip
 
 
+def _no_fallback(filename: str) -> None:
+    return None
+
+
 async def _ask(
     address: str,
     keys: Sequence[str],
-    fallback: Mapping[str, str],
+    fallback: Callable[[str], str | None],
     policy: Policy,
     extra_logs: Sequence[Verifier],
     state: ClientState | None,
@@ -225,7 +232,8 @@ async def _ask(
         session = _Session(address, node, policy, extra_logs, state, timeout)
         await session.ask(keys)
         asked = set(keys)
-        second = sorted({fallback[k] for k in keys if k in fallback and k not in session.logged} - asked)
+        missed = (fallback(k) for k in keys if k not in session.logged and not k.startswith(RELEASE_PREFIX))
+        second = sorted({key for key in missed if key is not None} - asked)
         if second:
             await session.ask(second)
     return NodeOutcome(address, session.answer(), session.quorum)
@@ -239,19 +247,19 @@ async def ask_node(
     state: ClientState | None = None,
     timeout: float = 10.0,
     credentials: grpc.ChannelCredentials | None = None,
-    fallback: Mapping[str, str] | None = None,
+    fallback: Callable[[str], str | None] | None = None,
 ) -> NodeOutcome:
     """Ask the node at ``address`` about ``keys`` (filenames and release keys) and check its answer.
 
-    ``fallback`` maps a filename to the release key to ask about when the
-    node has not logged that filename. ``timeout`` bounds each call (a page
+    ``fallback`` gives the release key to ask about for a filename the
+    node has not logged (None: none). ``timeout`` bounds each call (a page
     of at most MAX_BATCH keys), so a lock file of any length gets its time.
     ``credentials``: TLS (``rpc.tls.client_credentials``), None for
     plaintext. Never raises for the node's failures: they are in the outcome
     (see the module docstring).
     """
     try:
-        return await _ask(address, keys, fallback or {}, policy, extra_logs, state, credentials, timeout)
+        return await _ask(address, keys, fallback or _no_fallback, policy, extra_logs, state, credentials, timeout)
     except trio.TooSlowError:
         return NodeOutcome(address, None, error=f"no answer within {timeout:g} s")
     except _Unusable as e:
@@ -270,7 +278,7 @@ async def ask_nodes(
     state: ClientState | None = None,
     timeout: float = 10.0,
     credentials: grpc.ChannelCredentials | None = None,
-    fallback: Mapping[str, str] | None = None,
+    fallback: Callable[[str], str | None] | None = None,
 ) -> list[NodeOutcome]:
     """``ask_node`` for every address at once; outcomes in the order of ``addresses``."""
     outcomes: list[NodeOutcome | None] = [None] * len(addresses)

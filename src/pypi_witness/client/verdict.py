@@ -51,7 +51,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from pypi_witness.client.expected import Expected
 from pypi_witness.client.filenames import identity, release_of
@@ -211,13 +211,15 @@ def _found(filename: str, answers: Sequence[SourceAnswer]) -> list[Statement]:
     """Every source's statement about ``filename``: logged under that name, or else under a name an
     installer takes for the same file (``client.filenames.identity``) among its release's files (a
     bundle's among its statements)."""
+    out = [a.statements[filename] for a in answers if filename in a.statements]
+    if len(out) == len(answers):
+        return out
     wanted, release = identity(filename), release_of(filename)
     key = release_key(*release) if release is not None else None
-    out = []
     for a in answers:
         if filename in a.statements:
-            out.append(a.statements[filename])
-        elif key is not None and a.releases:
+            continue
+        if key is not None and a.releases:
             out += [a.statements[f] for f in a.releases.get(key, ()) if f in a.statements and identity(f) == wanted]
         elif key is not None:  # a bundle: a statement or two, and no release lookups
             out += [s for f, s in a.statements.items() if identity(f) == wanted]
@@ -286,8 +288,7 @@ def _hash_verdict(expected: Expected, sha256: str, files: Sequence[str], answers
     line = expected.line_of(sha256)
     named = sorted({f for a in answers for f in files if f in a.statements and a.statements[f].record.sha256 == sha256})
     if named:
-        return [(f, classify(replace(expected, filename=f, sha256=frozenset({sha256}), release=None), answers, policy))
-                for f in named]  # fmt: skip
+        return [(f, classify(Expected(expected.where, f, frozenset({sha256})), answers, policy)) for f in named]
     by_source = {(f, a.source): a.statements[f] for a in answers for f in files if f in a.statements
                  and a.statements[f].trusted and any(r.sha256 == sha256 for _, r in a.statements[f].swaps)}  # fmt: skip
     if by_source:
