@@ -170,7 +170,7 @@ async def drive(node: str, addresses: list[str], requests: int, filenames: list[
                         metadata = (("x-witness-proxy-token", "wrong"), ("x-witness-client", "someone"),
                                     ("x-witness-country", "DE"))  # fmt: skip
                         try:
-                            await call_unary(c._stub.GetCheckpoint, pb.GetCheckpointRequest(), metadata=metadata)
+                            await call_unary(c._methods["GetCheckpoint"], pb.GetCheckpointRequest(), metadata=metadata)
                         except grpc.RpcError as e:
                             raise error_from_status(e.code(), e.details(), e.trailing_metadata()) from None
                     outcomes["ok"] = outcomes.get("ok", 0) + 1

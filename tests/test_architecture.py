@@ -15,8 +15,9 @@ import pypi_witness
 
 SRC = Path(pypi_witness.__file__).resolve().parent
 TESTS = Path(__file__).resolve().parent
-# What the pure core may import besides itself: the standard library's pure parts and the Ed25519 binding.
-CORE_MAY_IMPORT = {"nacl"}
+# What the pure core may import besides itself: the standard library's pure parts, the Ed25519 binding and
+# packaging (PEP 440 versions and PEP 503 names, as pip has them).
+CORE_MAY_IMPORT = {"nacl", "packaging"}
 CORE_MUST_NOT = {"os", "time", "random", "socket", "threading", "subprocess", "asyncio", "pathlib", "io", "tempfile"}
 MAX_TEST_LINES = 500
 MAX_MODULE_LINES = 650

@@ -3,8 +3,10 @@
 Three nodes, alpha, beta and gamma, each the others' peer, so each one's
 checkpoint is cosigned by the two others; a fourth, delta, has no peers, so its
 checkpoint carries no cosignature. Every log holds the same FILES, except
-that gamma logs LIED_FILE with other hashes. The policy trusts the four logs
-and needs 2 of the 3 witnesses alpha, beta, gamma.
+that gamma logs LIED_FILE with other hashes, then the real PyPI files of
+fixtures/records.jsonl (REAL): alpha, beta and gamma all of them and later
+SWAP (six's sdist with other bytes), delta all but the LAGGING wheel. The
+policy trusts the four logs and needs 2 of the 3 witnesses alpha, beta, gamma.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pypi_witness.core.tlog.signed_checkpoint import open_checkpoint
 from pypi_witness.core.tlog.note import Verifier
 from pypi_witness.core.records.format import FileRecord
 from pypi_witness.core.errors import UnavailableError
+from pypi_witness.ingest.bigquery import parse_line
 from pypi_witness.signing.log import init_log
 from pypi_witness.rpc.client import LogClient
 from pypi_witness.signing.witness import init_witness_key
@@ -45,6 +48,25 @@ def local_record() -> FileRecord:
 
 FILES = [record(i) for i in range(12)] + [local_record()]
 LIED_FILE = FILES[LIED_INDEX]
+FIXTURES = Path(__file__).parent / "fixtures"
+# The real PyPI files of fixtures/records.jsonl, logged after FILES by every node.
+REAL = [parse_line(line, n) for n, line in enumerate((FIXTURES / "records.jsonl").read_bytes().splitlines(), 1)]
+# alpha, beta and gamma later log six's sdist with other bytes (the index swapped it, and they saw it).
+SWAPPED = next(r for r in REAL if r.filename == "six-1.16.0.tar.gz")
+SWAP = dataclasses.replace(
+    SWAPPED, sha256=hashlib.sha256(b"swapped").hexdigest(), size=SWAPPED.size + 1,
+    blake2b_256=hashlib.blake2b(b"swapped", digest_size=32).hexdigest(),
+)  # fmt: skip
+# delta lags: it has not logged this wheel of a release whose other files it has.
+LAGGING = "PySocks-1.7.1-py3-none-any.whl"
+
+
+def logged_by(name: str) -> list[FileRecord]:
+    """What node ``name`` logs, in order."""
+    files = [record(LIED_INDEX, "lie") if (name == "gamma" and f == LIED_FILE) else f for f in FILES]
+    if name == "delta":
+        return files + [r for r in REAL if r.filename != LAGGING]
+    return files + REAL + [SWAP]
 
 
 @dataclasses.dataclass
@@ -83,8 +105,7 @@ def federation(tmp_path_factory):
     for name in NODES:
         log = init_log(root / name, f"{name}.test/log")
         try:
-            files = [record(LIED_INDEX, "lie") if (name == "gamma" and f == LIED_FILE) else f for f in FILES]
-            log.append(files)
+            log.append(logged_by(name))
             log.publish()
         finally:
             log.close()

@@ -30,7 +30,7 @@ def test_file_and_faults_are_read_relative_to_the_config(tmp_path):
     (tmp_path / "node.toml").write_text('[policy]\nfile = "policy.txt"\nfaults = 2\n')
     assert load_config(tmp_path / "node.toml").policy == PolicyConfig(tmp_path / "policy.txt", 2)
     (tmp_path / "empty.toml").write_text("[policy]\n")
-    assert load_config(tmp_path / "empty.toml").policy == PolicyConfig(None, 1)
+    assert load_config(tmp_path / "empty.toml").policy == PolicyConfig(None, 0)
 
 
 @pytest.mark.parametrize(
@@ -81,3 +81,23 @@ def test_a_node_refuses_a_bad_policy_file_and_warns_about_a_weak_one(tmp_path):
     (tmp_path / "policy.txt").write_text(policy_text(3, 4))  # 3-of-4 tolerates one bad witness
     result = run_serve(conf)
     assert "WARNING" not in result.stderr
+
+
+def test_the_projects_own_defaults_agree_so_verify_does_not_warn_on_every_run(tmp_path):
+    from pypi_witness.client.command import DEFAULT_FAULTS, SPLIT_VIEW_MEANING
+    from pypi_witness.config.federation import POLICY_FILE, create_federation
+    from pypi_witness.config.policy_file import policy_warnings, read_policy
+    from tests.client.support import run
+
+    members = create_federation(tmp_path / "fed", {f"node{i}": f"127.0.0.1:{7000 + i}" for i in (1, 2, 3)})
+    policy = read_policy(tmp_path / "fed" / POLICY_FILE)  # federation init's 2-of-3
+    assert PolicyConfig().faults == DEFAULT_FAULTS
+    assert {load_config(m.config).policy.faults for m in members.values()} == {DEFAULT_FAULTS}
+    assert policy_warnings(policy, DEFAULT_FAULTS) == []
+    req = tmp_path / "requirements.txt"
+    req.write_text(f"p @ https://h/p-1.0.tar.gz --hash=sha256:{'a' * 64}\n")
+    args = ["verify", "--policy", tmp_path / "fed" / POLICY_FILE, "--node", "127.0.0.1:1", "--timeout", "1", req]
+    assert "warning" not in run(*args, code=1).err
+    # Asking for more than the policy withstands warns, and says once what that means for the user.
+    err = run(*args, "--faults", "1", code=1).err
+    assert "split view possible with 1 faulty witness" in err and err.count(SPLIT_VIEW_MEANING) == 1

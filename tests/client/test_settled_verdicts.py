@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pypi_witness.client.report import verdict_json, verdict_lines
+from pypi_witness.client.report import verdict_json, verdict_line
 from pypi_witness.client.targets import Expected
 from pypi_witness.client.verdict import SourceAnswer, Status, classify, statement
 from tests.core.disputes.settle_fixtures import LIE, OTHER_LIE, TRUTH, federation_policy, origin
@@ -32,7 +32,8 @@ def test_a_quorum_overrules_a_liar_and_the_reason_names_it() -> None:
     assert [s.origin for s in verdict.overruled] == [origin(3)]
     assert [s.origin for s in verdict.evidence] == [origin(i) for i in (1, 2, 4, 5)]
     assert [o["origin"] for o in verdict_json(verdict)["overruled"]] == [origin(3)]  # type: ignore[index]
-    assert any(line.startswith("    overruled node 3:") for line in verdict_lines(verdict))
+    line = verdict_line(verdict)
+    assert "\n" not in line and f"overruled: {origin(3)} (sha256 {LIE.sha256})" in line
 
 
 def test_without_a_policy_the_same_disagreement_is_unresolved() -> None:
@@ -45,8 +46,8 @@ def test_expecting_the_minority_value_is_a_mismatch_naming_the_quorum_value() ->
     assert verdict.status is Status.MISMATCH
     assert f"sha256 {TRUTH.sha256}" in verdict.reason
     assert f"{origin(2)} (sha256 {LIE.sha256}), {origin(3)} (sha256 {LIE.sha256})" in verdict.reason
-    lines = verdict_lines(verdict)
-    assert sum(line.startswith("    overruled ") for line in lines) == 2
+    assert [s.origin for s in verdict.overruled] == [origin(2), origin(3)]
+    assert verdict_json(verdict)["status"] == "MISMATCH" and len(verdict_json(verdict)["overruled"]) == 2
 
 
 def test_no_value_with_a_quorum_stays_unresolved() -> None:

@@ -98,7 +98,7 @@ async def test_proxy_metadata_counts_only_with_the_token(data_dir, tmp_path):
     async with trio.open_nursery() as nursery:
         address = await start_node(nursery, config)
         async with LogClient(address) as client:
-            stub = client._stub.GetCheckpoint
+            stub = client._methods["GetCheckpoint"]
             await call_unary(stub, pb.GetCheckpointRequest(), metadata=claimed)
             await call_unary(stub, pb.GetCheckpointRequest(), metadata=(*claimed, (PROXY_TOKEN_KEY, "not-it")))
             await call_unary(stub, pb.GetCheckpointRequest(), metadata=(*claimed, (PROXY_TOKEN_KEY, TOKEN)))

@@ -10,6 +10,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from pypi_witness.core.tlog import merkle
 from pypi_witness.core.records.format import parse_record, record_filename
+from pypi_witness.core.errors import MalformedError
 from pypi_witness.signing.log import init_log
 from pypi_witness.rpc.bridge import call_unary
 from pypi_witness.rpc.client import LogClient
@@ -128,6 +129,24 @@ async def test_lookup_many_answers_every_filename_in_order_against_one_checkpoin
         assert entry.index == i and entry.leaf == LEAVES[i]
         check_inclusion(entry.leaf, i, signed.checkpoint.size, entry.proof, signed.checkpoint.root_hash)
     assert (await client.lookup_many([])).results == ()
+
+
+async def test_lookup_many_pages_an_answer_larger_than_a_message(nursery, data_dir):
+    limit = 32 << 10  # every filename of the sample with its proof is ~300 KB
+    names = [filename_of(leaf) for leaf in LEAVES]
+    async with LogClient(await start_node(nursery, config_for(data_dir, max_message_bytes=limit))) as client:
+        with pytest.raises(MalformedError, match="more than the 32768 a message holds"):
+            await client.lookup_many(names)  # unpaged: refused as a whole, as before
+        got: list = []
+        while len(got) < len(names):  # paged: a prefix at a time, each fitting the smaller of both limits
+            answer = await client.lookup_many(names[len(got) :], max_answer_bytes=10_000)
+            assert 0 < len(answer.results) < len(names) and len(answer.checkpoint) + sum(
+                len(e.leaf) + 32 * len(e.proof) for r in answer.results for e in r.entries
+            ) < 10_000
+            got += answer.results
+        assert [r.filename for r in got] == names and [r.entries[0].index for r in got] == list(range(SIZE))
+        with pytest.raises(MalformedError, match="alone are more than the 600 bytes an answer may hold"):
+            await client.lookup_many(names, max_answer_bytes=600)
 
 
 async def test_health_and_reflection_are_served(node):

@@ -171,9 +171,10 @@ def test_lmdb_builds_missing_or_stale_buckets_once_at_open(tmp_path, drop_db):
 
 def test_lmdb_buckets_tell_colliding_name_prefixes_apart(tmp_path, monkeypatch):
     """Every filename indexed under one 8-byte prefix: buckets still count each filename once."""
-    from pypi_witness.store import lmdb_store
+    from pypi_witness.store import lmdb_items, lmdb_store
 
-    monkeypatch.setattr(lmdb_store, "_name_prefix", lambda filename: b"\x00" * 8)
+    for module in (lmdb_store, lmdb_items):  # appends index (lmdb_items), lookups read (lmdb_store)
+        monkeypatch.setattr(module, "name_prefix", lambda filename: b"\x00" * 8)
     a, b = record(1), record(2)
     with LmdbStore(tmp_path / "log", create=True) as s:
         s.append([a, b, record(1, variant="swap")])

@@ -277,9 +277,10 @@ def test_lmdb_missing_directory_readonly_is_a_store_error(tmp_path):
 
 def test_lmdb_name_index_prefix_collisions(tmp_path, monkeypatch):
     """Filenames whose 8-byte index keys collide are still told apart."""
-    from pypi_witness.store import lmdb_store
+    from pypi_witness.store import lmdb_items, lmdb_store
 
-    monkeypatch.setattr(lmdb_store, "_name_prefix", lambda filename: b"\x00" * 8)
+    for module in (lmdb_store, lmdb_items):  # appends index (lmdb_items), lookups read (lmdb_store)
+        monkeypatch.setattr(module, "name_prefix", lambda filename: b"\x00" * 8)
     with LmdbStore(tmp_path / "log", create=True) as s:
         s.append([record(1), record(2)])
         assert s.lookup(record(1).filename) == [(0, format_record(record(1)))]
@@ -327,3 +328,72 @@ def test_lmdb_builds_the_release_index_for_a_log_written_without_it(tmp_path):
     with LmdbStore(path) as s:
         assert s.lookup(release_key("demo", "1.7")) == [(7, format_record(records[7]))]
         assert s.lookup(release_key("demo", "1.249")) == [(249, format_record(records[249]))]
+
+
+def _unnormalized_release():
+    """certifi 2015.04.28 as PyPI keeps it (uploaded version), its two files and a yank of it."""
+    from dataclasses import replace
+
+    from pypi_witness.core.records.format import YankRecord
+
+    wheel = replace(record(1, project="certifi"), version="2015.04.28", filename="certifi-2015.04.28-py2.py3-none-any.whl")
+    sdist = replace(record(2, project="certifi"), version="2015.04.28", filename="certifi-2015.04.28.tar.gz")
+    django = replace(record(3, project="django"), version="1.8c1", filename="Django-1.8c1-py2.py3-none-any.whl")
+    yank = YankRecord("certifi", "2015.04.28", True, "2024-01-01T00:00:00.000000Z", 7)
+    return [wheel, sdist, django, yank]
+
+
+def test_a_release_key_meets_its_records_whatever_form_the_version_was_uploaded_in(store):
+    from pypi_witness.core.records.format import release_key
+
+    wheel, sdist, django, yank = _unnormalized_release()
+    store.append([wheel, sdist, django, yank])
+    # Lock tools write the PEP 440 normalized version; every spelling of it finds the release.
+    for version in ("2015.4.28", "2015.04.28", "2015.4.28.0"):
+        assert [i for i, _ in store.lookup(release_key("certifi", version))] == [0, 1, 3], version
+    assert [i for i, _ in store.lookup(release_key("django", "1.8rc1"))] == [2]
+
+
+def test_lmdb_rebuilds_a_release_index_keyed_by_uploaded_versions_once(tmp_path):
+    """A log written when release keys held the version as uploaded gets its index rebuilt when opened."""
+    import hashlib
+
+    import lmdb
+
+    from pypi_witness.core.records.format import release_key
+
+    records = _unnormalized_release()
+    path = tmp_path / "log"
+    with LmdbStore(path, create=True) as s:
+        s.append(records)
+    # Rewrite the indexes as the earlier version left them: release items (files only) and the yank's
+    # name-index item under the key with the verbatim version, and no record of how the keys were made.
+    old_key = "/release/certifi/2015.04.28"
+    new_key = release_key("certifi", "2015.04.28")
+
+    def item(key: str, index: int) -> tuple[bytes, bytes]:
+        prefix = hashlib.sha256(key.encode()).digest()[:8]
+        return prefix[:1], prefix[1:] + index.to_bytes(6, "big")
+
+    env = lmdb.open(str(path), max_dbs=8)
+    meta = env.open_db(b"meta")
+    names = env.open_db(b"names", dupsort=True, dupfixed=True)
+    releases = env.open_db(b"releases", dupsort=True, dupfixed=True)
+    with env.begin(write=True) as txn:
+        for key in list(txn.cursor(meta).iternext(keys=True, values=False)):
+            if bytes(key).startswith(b"releases_") and bytes(key) != b"releases_size":
+                txn.delete(key, db=meta)
+        txn.drop(releases, delete=False)
+        for index, key in ((0, old_key), (1, old_key), (2, "/release/django/1.8c1")):
+            txn.put(*item(key, index), db=releases, dupdata=True)
+        assert txn.delete(*item(new_key, 3), db=names)
+        txn.put(*item(old_key, 3), db=names, dupdata=True)
+    env.close()
+    with LmdbStore(path, readonly=True) as r:  # read-only: the old index is not used for canonical keys
+        assert [i for i, _ in r.lookup(new_key)] == []
+    with LmdbStore(path) as s:
+        assert [i for i, _ in s.lookup(new_key)] == [0, 1, 3]
+        assert [i for i, _ in s.lookup(release_key("django", "1.8rc1"))] == [2]
+        assert s.size() == 4
+    with LmdbStore(path, readonly=True) as r:  # built once, for good
+        assert [i for i, _ in r.lookup(new_key)] == [0, 1, 3]

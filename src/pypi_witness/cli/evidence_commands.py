@@ -15,10 +15,14 @@ import json
 import sys
 from pathlib import Path
 
-from pypi_witness.core.errors import MalformedError, NoteError
+from pypi_witness.bounded_file import read_bounded
 from pypi_witness.core.tlog.evidence import evidence_id, parse_evidence, verify_evidence
 from pypi_witness.core.tlog.note import Verifier
+from pypi_witness.core.errors import MalformedError, NoteError
 from pypi_witness.store.gossip_state import STATE_DIR, GossipStateStore
+
+# The largest evidence file read: two signed checkpoints and a consistency proof.
+MAX_EVIDENCE_BYTES = 1 << 20
 
 
 def _summary(text: bytes) -> dict:
@@ -66,10 +70,8 @@ def cmd_show(args: argparse.Namespace) -> int:
 def _vkey(value: str) -> Verifier:
     text = value
     if "+" not in value or Path(value).is_file():
-        try:
-            text = Path(value).read_text()
-        except OSError as e:
-            raise MalformedError(f"--vkey: {value} is neither a verifier key nor a readable file: {e.strerror}") from None
+        data = read_bounded(value, 64 << 10, "verifier key file (--vkey)")
+        text = data.decode("utf-8", errors="replace")
     try:
         return Verifier.from_vkey(text.strip())
     except NoteError as e:
@@ -78,7 +80,7 @@ def _vkey(value: str) -> Verifier:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     verifier = _vkey(args.vkey)
-    text = Path(args.file).read_bytes()
+    text = read_bounded(args.file, MAX_EVIDENCE_BYTES, "evidence file")
     verified = verify_evidence(text, verifier)  # MalformedError (exit 1) or VerificationError (exit 3)
     a, b = verified.checkpoints()
     summary = {"id": evidence_id(text), "kind": verified.kind, "origin": verified.origin, "sizes": [a.size, b.size]}

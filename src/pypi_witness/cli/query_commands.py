@@ -75,10 +75,9 @@ async def _query_checkpoint(client: Any, args: argparse.Namespace) -> int:
     if args.since:
         from pypi_witness.core.tlog.signed_checkpoint import open_checkpoint
 
-        try:
-            note = Path(args.since).read_bytes()
-        except OSError as e:
-            raise CliError(f"cannot read {args.since}: {e.strerror}") from None
+        from pypi_witness.bounded_file import read_bounded
+
+        note = read_bounded(args.since, 1 << 20, "signed checkpoint (--since)")
         since = open_checkpoint(note, client.verifier)
     accepted = await client.checkpoint(since)
     lines = _accepted_lines(accepted)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import grpc
 
+from pypi_witness.bounded_file import read_bounded
 from pypi_witness.client.verdict import SourceAnswer, statement
 from pypi_witness.core.tlog.note import Verifier
 from pypi_witness.core.quorum.policy import Policy
@@ -22,6 +23,9 @@ from pypi_witness.core.quorum.tlogproof import TlogProof, format_tlog_proof, par
 from pypi_witness.core.errors import MalformedError, NotFoundError, RecordError, VerificationError
 from pypi_witness.rpc.client import LogClient
 from pypi_witness.client.verifying import VerifyingClient
+
+# The largest bundle read: a checkpoint with cosignatures, a proof of at most 64 hashes and one entry.
+MAX_BUNDLE_BYTES = 1 << 20
 
 
 async def fetch_bundle(
@@ -52,12 +56,10 @@ def bundle_answer(path: Path, policy: Policy, extra_logs: tuple[Verifier, ...] =
     check out, malformed bundles included, since a damaged bundle is as
     untrustworthy as a forged one: no entry in the bundle, a checkpoint not
     signed by a trusted log, a failing inclusion proof, a quorum not met, an
-    entry that is not a file record. MalformedError if the file cannot be read.
+    entry that is not a file record. MalformedError if the file cannot be read, is not a
+    regular file or holds more than MAX_BUNDLE_BYTES.
     """
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise MalformedError(f"{path}: cannot read the bundle: {e.strerror or e}") from None
+    data = read_bounded(path, MAX_BUNDLE_BYTES, "tlog-proof bundle")
     try:
         bundle = parse_tlog_proof(data)
         if bundle.extra is None:

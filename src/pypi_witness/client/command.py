@@ -13,28 +13,42 @@ from typing import Any
 from pypi_witness.core.errors import ConfigError, MalformedError, WitnessError
 
 VERIFY_EPILOG = """\
-A TARGET is a pip requirements file (*.txt, *.in) with --hash=sha256: options,
-a PEP 751 pylock.toml, a local distribution file (hashed here), or a
-*.tlog-proof bundle (then nothing is asked of any node: the other targets are
-checked offline against the bundles, matched by filename, or --sha256 gives
-the expected hash of a single bundle's file).
+A TARGET is a pip requirements file (*.txt, *.in) with --hash=sha256: options
+(pip-compile --generate-hashes, uv pip compile --generate-hashes, uv export),
+a PEP 751 pylock.toml (pip lock, uv export --format pylock.toml), a uv.lock, a
+local distribution file (hashed here), or a *.tlog-proof bundle (then nothing
+is asked of any node: the other targets are checked offline against the
+bundles, matched by filename, or --sha256 gives the expected hash of a single
+bundle's file). Anything else (pyproject.toml, poetry.lock, a directory) is
+refused.
 
 Trust: --policy FILE (a C2SP tlog-policy: the logs, the witnesses and the
 quorum of cosignatures a checkpoint needs), and/or --vkey for each node's log
 key (without --policy, each such log is trusted on its own signature).
 
 Statuses: OK (a trusted log holds this exact hash), MISMATCH (trusted logs
-hold other hashes for the filename), UNKNOWN (not logged yet, or not
-checkable), UNRESOLVED (trusted logs disagree, or only untrusted ones know it).
-When trusted logs disagree, the hash the logs of a quorum of the policy's
-witnesses vouch for (each node's log votes through the witness it runs,
-<origin>/witness) decides: OK or MISMATCH, naming the overruled logs.
+hold that filename with other hashes or size, or a quorum does), UNKNOWN (not
+logged yet, or the line lacks a hash or a pinned version), UNRESOLVED
+(trusted logs disagree, or only untrusted ones know it), NOT_CHECKABLE
+(editable, directory or VCS requirements: never on an index). When trusted
+logs disagree, the hash the logs of a quorum of the policy's witnesses vouch
+for (each node's log votes through the witness it runs, <origin>/witness)
+decides: OK or MISMATCH, naming the overruled logs.
 
-Exit codes: 0 all OK; 3 a MISMATCH, or a node or bundle failed verification;
-4 otherwise, some file UNKNOWN or UNRESOLVED; 1 error; 2 bad command line.
+Exit codes: 0 all OK (or NOT_CHECKABLE); 3 a MISMATCH, or a node or bundle
+failed verification; 4 otherwise, some entry UNKNOWN or UNRESOLVED; 1 error;
+2 bad command line.
 """
 
+# What a split-view warning means for the person running verify, said once after the warnings.
+SPLIT_VIEW_MEANING = (
+    "this means: if the log and those witnesses collude, you could be shown a history of the log "
+    "that other users are not, and no check here would notice; verdicts still hold for the history you see"
+)
 _SHA256 = re.compile("[0-9a-f]{64}")
+# Faulty witnesses verify warns about by default: the same as a node's [policy] faults default, and what
+# the policy `federation init` writes withstands (a majority of n >= 3 witnesses: every two quorums share one).
+DEFAULT_FAULTS = 0
 
 
 def add_parsers(sub: Any, common: argparse.ArgumentParser, seconds: Callable[[str], float]) -> None:
@@ -51,8 +65,11 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser, seconds: Callable[[st
     p.add_argument("--vkey", action="append", default=[], help="a log's verifier key (or a file holding it); repeat")
     p.add_argument("--node", action="append", default=[], metavar="HOST:PORT", help="a node to ask; repeat")
     p.add_argument("--state", type=Path, metavar="DIR", help="keep each log's newest checkpoint; refuse rollbacks")
-    p.add_argument("--timeout", type=seconds, default=10.0, help="seconds each node gets to answer (default 10)")
-    p.add_argument("--faults", type=int, default=1, help="faulty witnesses to warn about (default 1)")
+    p.add_argument("--timeout", type=seconds, default=10.0,
+                   help="seconds each node gets to answer each lookup call (default 10)")
+    p.add_argument("--faults", type=int, default=DEFAULT_FAULTS,
+                   help=f"warn if this many faulty witnesses could split the policy's quorum "
+                   f"(default {DEFAULT_FAULTS})")
     p.add_argument("--sha256", metavar="HEX", help="with one bundle: the hash its file must have")
     add_tls_arguments(p)
     p.set_defaults(func=cmd_verify)
@@ -91,16 +108,52 @@ def _log_keys(texts: list[str]) -> tuple[Any, ...]:
     return keys
 
 
+def _keys_to_ask(expected: list[Any]) -> list[str]:
+    """The filenames and release keys to ask every node about."""
+    from pypi_witness.core.records.format import release_key
+
+    keys: set[str] = set()
+    for e in expected:
+        if e.reason is not None or not e.checkable:
+            continue
+        if e.filename is not None:
+            keys.add(e.filename)
+        elif e.release is not None:
+            keys.add(release_key(*e.release))
+    return sorted(keys)
+
+
+def _release_key_of(filename: str) -> str | None:
+    """The release key to ask for a filename a node has not logged, to find it under the index's
+    spelling (``client.filenames``); None for a filename that names no release."""
+    from pypi_witness.client.filenames import release_of
+    from pypi_witness.core.records.format import release_key
+
+    release = release_of(filename)
+    return None if release is None else release_key(*release)
+
+
+def _nobody_answered(outcomes: list[Any]) -> WitnessError:
+    """The error when no node gave an answer to judge by: naming the nodes that serve other logs."""
+    others = [o for o in outcomes if o.other_log is not None]
+    if others:
+        return WitnessError(
+            "no node of a trusted log answered: "
+            + "; ".join(f"{o.address} {o.error}" if o.other_log else f"{o.address}: {o.error}" for o in outcomes)
+        )
+    return WitnessError("no node answered: " + "; ".join(f"{o.address}: {o.error}" for o in outcomes))
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     import trio
 
     from pypi_witness.client.bundles import bundle_answer
+    from pypi_witness.client.expected import TargetReader
     from pypi_witness.client.nodes import ask_nodes
     from pypi_witness.client.report import exit_code, print_report
     from pypi_witness.client.targets import Expected, expected_from, is_bundle
     from pypi_witness.client.verdict import classify
     from pypi_witness.core.quorum.policy import Policy
-    from pypi_witness.core.records.format import release_key
     from pypi_witness.config.policy_file import policy_warnings, read_policy
     from pypi_witness.client.verifying import ClientState
 
@@ -110,8 +163,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
         raise ConfigError("--faults must be 0 or more")
     policy = read_policy(args.policy) if args.policy else Policy((), (), (), None)
     if args.policy:
-        for warning in policy_warnings(policy, args.faults):
+        warnings = policy_warnings(policy, args.faults)
+        for warning in warnings:
             print(f"pypi-witness: warning: policy {args.policy}: {warning}", file=sys.stderr)
+        if any(w.startswith("split view") for w in warnings):
+            print(f"pypi-witness: warning: {SPLIT_VIEW_MEANING}", file=sys.stderr)
     extra_logs = _log_keys(args.vkey)
     bundles = [Path(t) for t in args.targets if is_bundle(t)]
     if bundles and args.node:
@@ -121,9 +177,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if args.sha256 is not None and (len(bundles) != 1 or not _SHA256.fullmatch(args.sha256)):
         raise ConfigError("--sha256 takes 64 lowercase hex digits and goes with exactly one *.tlog-proof target")
     expected: list[Expected] = []
+    reader = TargetReader()
     for target in args.targets:
         if not is_bundle(target):
-            expected += expected_from(target)
+            expected += expected_from(target, reader)
     outcomes: list[Any] = []
     if bundles:
         answers = [bundle_answer(b, policy, extra_logs) for b in bundles]
@@ -133,16 +190,14 @@ def cmd_verify(args: argparse.Namespace) -> int:
         if not expected:
             raise MalformedError("nothing to check the bundles against: give the files, or --sha256")
     else:
-        filenames = sorted(
-            {e.filename for e in expected if e.filename is not None and e.reason is None}
-            | {release_key(*e.release) for e in expected if e.release is not None and e.reason is None}
-        )
+        keys = _keys_to_ask(expected)
         state = ClientState(args.state) if args.state else None
-        if filenames:
+        if keys:
             credentials = client_credentials(args.tls_ca, args.tls_cert, args.tls_key)
-            outcomes = trio.run(ask_nodes, args.node, filenames, policy, extra_logs, state, args.timeout, credentials)
+            outcomes = trio.run(ask_nodes, args.node, keys, policy, extra_logs, state, args.timeout, credentials,
+                                _release_key_of)  # fmt: skip
             if all(o.answer is None and not o.failed_verification for o in outcomes):
-                raise WitnessError("no node answered: " + "; ".join(f"{o.address}: {o.error}" for o in outcomes))
+                raise _nobody_answered(outcomes)
         answers = [o.answer for o in outcomes if o.answer is not None]
     verdicts = [classify(e, answers, policy if args.policy else None) for e in expected]
     print_report(verdicts, outcomes, as_json=args.json, out=sys.stdout, err=sys.stderr)

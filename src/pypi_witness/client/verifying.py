@@ -10,9 +10,11 @@ back nor show it a different history. Conflicts are worked out from the
 proven entries themselves, not taken from the node's word.
 
 Every failed check raises ``VerificationError`` (or its subclasses
-``SignatureError``, ``ProofError``) with a message naming what failed;
-malformed data from the node raises ``NoteError``/``RecordError``; the
-node's own refusals arrive as the errors ``rpc.client`` documents.
+``SignatureError``, ``ProofError``) with a message naming what failed,
+malformed data from the node included (a note or leaf that does not parse,
+bytes that are not the answer's message): the node said something that
+cannot be true. The node's own refusals arrive as the errors ``rpc.client``
+documents.
 """
 
 from __future__ import annotations
@@ -26,11 +28,12 @@ from typing import Protocol
 
 import trio
 
+from pypi_witness.bounded_file import read_bounded
 from pypi_witness.core.tlog import merkle
 from pypi_witness.core.tlog.signed_checkpoint import SignedCheckpoint, open_checkpoint
 from pypi_witness.core.tlog.note import Verifier
 from pypi_witness.core.records.format import FileRecord, Record, parse_record, record_keys
-from pypi_witness.core.errors import ConfigError, MalformedError, RecordError, VerificationError, WitnessError
+from pypi_witness.core.errors import ConfigError, MalformedError, NoteError, RecordError, VerificationError, WitnessError
 from pypi_witness.rpc import convert
 from pypi_witness.store.base import Conflict
 
@@ -38,6 +41,8 @@ from pypi_witness.store.base import Conflict
 ENTRY_PROOF_CONCURRENCY = 16
 # The most entries `entries` checks in one call (each costs a proof).
 MAX_VERIFIED_ENTRIES = 10_000
+# The largest client state file read: a signed checkpoint with its cosignatures is a few KB.
+MAX_STATE_BYTES = 1 << 20
 
 
 class Node(Protocol):
@@ -95,15 +100,13 @@ class ClientState:
     def load(self, verifier: Verifier) -> SignedCheckpoint | None:
         """The stored checkpoint of ``verifier``'s log, verified; None if there is none.
 
-        Raises ConfigError if the stored file cannot be read or no longer verifies.
+        Raises ConfigError if the stored file cannot be read, is not a regular
+        file, holds more than MAX_STATE_BYTES or no longer verifies.
         """
         path = self._path(verifier.name)
-        try:
-            note = path.read_bytes()
-        except FileNotFoundError:
+        if not path.exists() and not path.is_symlink():
             return None
-        except OSError as e:
-            raise ConfigError(f"cannot read client state {path}: {e.strerror}") from None
+        note = read_bounded(path, MAX_STATE_BYTES, "client state checkpoint", ConfigError)
         try:
             return open_checkpoint(note, verifier)
         except WitnessError as e:
@@ -168,11 +171,14 @@ class VerifyingClient:
 
         ``since`` (a checkpoint the caller trusts, e.g. one kept by an auditor)
         is checked like the stored one. The state, if any, then holds the
-        newer of the two. Raises SignatureError/NoteError for a bad note and
-        VerificationError for a rollback, a different root at the same size,
-        or a failing consistency proof.
+        newer of the two. Raises SignatureError for a bad signature, and
+        VerificationError for a note that does not parse, a rollback, a
+        different root at the same size, or a failing consistency proof.
         """
-        signed = open_checkpoint(note, self.verifier)
+        try:
+            signed = open_checkpoint(note, self.verifier)
+        except NoteError as e:  # the node's bytes, not the user's: a failed verification
+            raise VerificationError(f"the node's checkpoint is malformed: {e}") from None
         previous = since
         if previous is None and self.state is not None:
             previous = self.state.load(self.verifier)

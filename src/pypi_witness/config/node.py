@@ -95,7 +95,7 @@ Keys (README-ready)::
     stale_grace_seconds  = 3600.0  # a release 404s this long after its announcement: vanished, not stale
     [policy]     # the quorum policy (C2SP tlog-policy) this node judges cosigned checkpoints by
     file   = ""  # the policy file; read and checked at start. Unset: no policy
-    faults = 1   # faulty witnesses the policy must withstand; a weaker policy is warned about at start
+    faults = 0   # faulty witnesses the policy must withstand; a weaker policy is warned about at start
     [privacy]    # what the node keeps about clients, and how much it lets each one ask
     key_dir            = ""        # directory for the client-hashing keys, one file per period (mode 0600),
                                    # outside data_dir (refused inside it). Unset: keys live only in memory
@@ -130,6 +130,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from pypi_witness.bounded_file import read_bounded
 from pypi_witness.config.gossip import GossipSettings, read_gossip
 from pypi_witness.config.tls import check_node_tls, check_peer_tls, node_tls_checks, peer_tls_checks
 from pypi_witness.core.tlog.note import ALG_COSIGNATURE_V1, ALG_ED25519, Verifier
@@ -286,8 +287,9 @@ class PolicyConfig:
     """[policy]: the tlog-policy file (None: no policy) and the faulty witnesses it must withstand."""
 
     file: Path | None = None
-    # 1: the smallest number that makes a split view take more than one bad witness.
-    faults: int = 1
+    # 0: warn about a policy that lets a log split views with every witness honest (quorum none, or two
+    # quorums sharing no witness); what `federation init`'s majority policy withstands, and verify's default.
+    faults: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -525,17 +527,21 @@ def parse_config(data: Mapping[str, Any], base: Path) -> Config:
     return Config(node, limits, witness, index, peers, policy, privacy, gossip)
 
 
+# The largest configuration file read (a node with a thousand peers is about 300 KB).
+MAX_CONFIG_BYTES = 4 << 20
+
+
 def load_config(path: Path) -> Config:
     """Read and check the TOML file at ``path``.
 
     Raises ConfigError (its message starting with the path) if the file cannot
-    be read, is not TOML, or holds an unknown section or key or a bad value.
+    be read, is not a regular file of at most MAX_CONFIG_BYTES, is not TOML,
+    or holds an unknown section or key or a bad value.
     """
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as e:
-        raise ConfigError(f"{path}: cannot read the configuration: {e.strerror or e}") from None
+    if not path.exists():
+        raise ConfigError(f"{path}: cannot read the configuration: no such file")
+    raw = read_bounded(path, MAX_CONFIG_BYTES, "configuration file", ConfigError)
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:

@@ -8,22 +8,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pypi_witness.bounded_file import read_bounded
 from pypi_witness.core.quorum.policy import Policy, parse_policy
 from pypi_witness.core.quorum.safety import warnings
 from pypi_witness.core.errors import ConfigError, PolicyError
+
+# The largest policy file read (a policy of a thousand witnesses is about 100 KB).
+MAX_POLICY_BYTES = 1 << 20
 
 
 def read_policy(path: Path) -> Policy:
     """The policy in the file at ``path``.
 
     Raises ConfigError, one line naming the file (and the line, for a rule of
-    the format that is broken), if the file cannot be read or is not a valid
-    tlog-policy.
+    the format that is broken), if the file cannot be read, is not a regular
+    file, holds more than MAX_POLICY_BYTES, or is not a valid tlog-policy.
     """
-    try:
-        data = Path(path).read_bytes()
-    except OSError as e:
-        raise ConfigError(f"policy file {path}: cannot read it: {e.strerror or e}") from None
+    data = read_bounded(path, MAX_POLICY_BYTES, "policy file", ConfigError)
     try:
         return parse_policy(data)
     except PolicyError as e:

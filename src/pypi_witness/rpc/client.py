@@ -11,8 +11,12 @@ node takes.
 Every method raises, for a status the node answered (``rpc.errors``):
 MalformedError (INVALID_ARGUMENT), OutOfRangeError, NotFoundError,
 OverloadedError (RESOURCE_EXHAUSTED), ConflictError (ABORTED), and
-UnavailableError for the node unreachable or any other status. Arguments that
-cannot be sent (a negative index) raise MalformedError without a call.
+UnavailableError for the node unreachable or any other status. An answer
+whose bytes are not the response message the method returns raises
+VerificationError naming the node (the node said something that cannot be
+true; gRPC's own decoding would have reported it as INTERNAL, the node's
+fault indistinguishable from a status it sent). Arguments that cannot be
+sent (a negative index) raise MalformedError without a call.
 """
 
 from __future__ import annotations
@@ -22,17 +26,23 @@ from types import TracebackType
 from typing import Any
 
 import grpc
+from google.protobuf.message import DecodeError, Message
 
-from pypi_witness.core.errors import MalformedError, quoted
+from pypi_witness.core.errors import MalformedError, VerificationError, quoted
 from pypi_witness.rpc import convert
 from pypi_witness.rpc.bridge import call_unary
 from pypi_witness.rpc.errors import error_from_status
 from pypi_witness.rpc.gen.v1 import log_pb2 as pb
-from pypi_witness.rpc.gen.v1.log_pb2_grpc import LogServiceStub
+
+_SERVICE = pb.DESCRIPTOR.services_by_name["LogService"]
 
 # The largest answer accepted: gRPC's own default, and the node's (config.LimitsConfig).
 DEFAULT_MAX_MESSAGE_BYTES = 4 << 20
 _MAX_UINT64 = (1 << 64) - 1
+
+
+def _serialize(message: Message) -> bytes:
+    return message.SerializeToString()
 
 
 def _count(name: str, value: int) -> int:
@@ -57,6 +67,7 @@ class LogClient:
         credentials: grpc.ChannelCredentials | None = None,
     ) -> None:
         self.target = target
+        self.max_message_bytes = max_message_bytes
         options = [
             ("grpc.max_receive_message_length", max_message_bytes),
             ("grpc.max_send_message_length", max_message_bytes),
@@ -67,7 +78,14 @@ class LogClient:
             if credentials is None
             else grpc.secure_channel(target, credentials, options=options)
         )
-        self._stub = LogServiceStub(self._channel)
+        # Answers arrive as bytes and are decoded in _call, so that bytes that do not decode are told
+        # apart from a status the node sent.
+        self._methods = {
+            m.name: self._channel.unary_unary(
+                f"/{_SERVICE.full_name}/{m.name}", request_serializer=_serialize, response_deserializer=None
+            )
+            for m in _SERVICE.methods
+        }
 
     async def aclose(self) -> None:
         self._channel.close()
@@ -80,15 +98,21 @@ class LogClient:
     ) -> None:
         await self.aclose()
 
-    async def _call(self, method: grpc.UnaryUnaryMultiCallable, request: Any) -> Any:
+    async def _call(self, method: str, request: Message, response_type: type[Message]) -> Any:
         try:
-            return await call_unary(method, request)
+            raw = await call_unary(self._methods[method], request)
         except grpc.RpcError as e:
             raise error_from_status(e.code(), e.details(), e.trailing_metadata()) from None
+        try:
+            return response_type.FromString(raw)
+        except DecodeError as e:
+            raise VerificationError(
+                f"{self.target} answered {method} with {len(raw)} bytes that are not a {response_type.__name__}: {e}"
+            ) from None
 
     async def checkpoint(self) -> bytes:
         """The node's latest signed checkpoint note, verbatim (unverified)."""
-        response = await self._call(self._stub.GetCheckpoint, pb.GetCheckpointRequest())
+        response = await self._call("GetCheckpoint", pb.GetCheckpointRequest(), pb.GetCheckpointResponse)
         return response.checkpoint
 
     async def entries(self, start: int, end: int) -> convert.EntriesPage:
@@ -97,28 +121,35 @@ class LogClient:
         MalformedError if start > end, OutOfRangeError if end is past the log.
         """
         request = pb.GetEntriesRequest(start=_count("start", start), end=_count("end", end))
-        return convert.entries_page(await self._call(self._stub.GetEntries, request))
+        return convert.entries_page(await self._call("GetEntries", request, pb.GetEntriesResponse))
 
     async def lookup(self, filename: str) -> convert.LookupAnswer:
         """Every entry for ``filename`` with proofs against the answer's checkpoint (one result).
 
         NotFoundError if the node holds none; MalformedError for an empty filename.
         """
-        response = await self._call(self._stub.LookupFilename, pb.LookupFilenameRequest(filename=filename))
+        request = pb.LookupFilenameRequest(filename=filename)
+        response = await self._call("LookupFilename", request, pb.LookupFilenameResponse)
         return convert.LookupAnswer(response.checkpoint, (convert.filename_entries(response, filename),))
 
-    async def lookup_many(self, filenames: Sequence[str]) -> convert.LookupAnswer:
+    async def lookup_many(self, filenames: Sequence[str], max_answer_bytes: int = 0) -> convert.LookupAnswer:
         """One result per filename (empty entries: not logged), all against one checkpoint.
 
-        MalformedError for more filenames than the node's limit, or an empty one.
+        With ``max_answer_bytes`` (at most this client's message limit) the
+        answer is a page: results for the first filenames only (at least one),
+        ask again for the rest. MalformedError for more filenames than the
+        node's limit, or an empty one, or (paged) a first filename whose result
+        alone exceeds the page.
         """
-        request = pb.LookupFilenamesRequest(filenames=list(filenames))
-        return convert.lookup_answer(await self._call(self._stub.LookupFilenames, request))
+        request = pb.LookupFilenamesRequest(
+            filenames=list(filenames), max_answer_bytes=_count("max_answer_bytes", max_answer_bytes)
+        )
+        return convert.lookup_answer(await self._call("LookupFilenames", request, pb.LookupFilenamesResponse))
 
     async def inclusion_proof(self, index: int, size: int) -> convert.InclusionAnswer:
         """Leaf ``index`` and its proof in the tree of ``size``. OutOfRangeError past the log or index >= size."""
         request = pb.GetInclusionProofRequest(index=_count("index", index), size=_count("size", size))
-        return convert.inclusion_answer(await self._call(self._stub.GetInclusionProof, request))
+        return convert.inclusion_answer(await self._call("GetInclusionProof", request, pb.GetInclusionProofResponse))
 
     async def consistency_proof(self, old_size: int, new_size: int) -> convert.ConsistencyAnswer:
         """Proof that tree ``old_size`` is a prefix of ``new_size``.
@@ -128,4 +159,5 @@ class LogClient:
         request = pb.GetConsistencyProofRequest(
             old_size=_count("old_size", old_size), new_size=_count("new_size", new_size)
         )
-        return convert.consistency_answer(await self._call(self._stub.GetConsistencyProof, request))
+        response = await self._call("GetConsistencyProof", request, pb.GetConsistencyProofResponse)
+        return convert.consistency_answer(response)

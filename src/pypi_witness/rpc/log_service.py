@@ -71,6 +71,23 @@ LOOKUP_CHUNK = 16
 _PAGE_OVERHEAD = 64
 
 
+def _field_bytes(message: Message) -> int:
+    """The bytes ``message`` takes as a repeated field of its parent: tag, length prefix, body."""
+    size = message.ByteSize()
+    return 1 + max(1, (size.bit_length() + 6) // 7) + size
+
+
+def _fitting_prefix(results: list[pb.FilenameResult], budget: int) -> list[pb.FilenameResult]:
+    """The longest prefix of ``results`` whose field bytes fit in ``budget``."""
+    kept = []
+    for result in results:
+        budget -= _field_bytes(result)
+        if budget < 0:
+            break
+        kept.append(result)
+    return kept
+
+
 def _parse(message_type: type[Message], raw: bytes) -> Any:
     try:
         return message_type.FromString(raw)
@@ -269,10 +286,13 @@ class LogServicer:
     async def lookup_filenames(self, request: pb.LookupFilenamesRequest) -> pb.LookupFilenamesResponse:
         """Every filename's entries, proven against one checkpoint; none found is an empty result.
 
-        MalformedError for more than ``max_lookup_filenames`` filenames or an
-        empty one, or an answer larger than ``max_message_bytes``. Runs in
-        chunks of LOOKUP_CHUNK; a cancellation stops it between chunks
-        (logged at DEBUG).
+        With ``max_answer_bytes`` the answer is a page: the results of the
+        first filenames that fit in it and ``max_message_bytes`` (at least
+        one), and no lookup is done past them. MalformedError for more than
+        ``max_lookup_filenames`` filenames or an empty one, an answer larger
+        than ``max_message_bytes`` (without ``max_answer_bytes``), or a first
+        result that alone does not fit the page. Runs in chunks of
+        LOOKUP_CHUNK; a cancellation stops it between chunks (logged at DEBUG).
         """
         filenames = list(request.filenames)
         limit = self._limits.max_lookup_filenames
@@ -281,19 +301,35 @@ class LogServicer:
         for i, filename in enumerate(filenames):
             if not filename:
                 raise MalformedError(f"filenames[{i}] is empty")
+        paged = request.max_answer_bytes > 0
+        budget = min(request.max_answer_bytes, self._limits.max_message_bytes) if paged else 0
         signed: SignedCheckpoint | None = None
         results: list[pb.FilenameResult] = []
+        used = 0
         try:
             for offset in range(0, max(len(filenames), 1), LOOKUP_CHUNK):
                 chunk = filenames[offset : offset + LOOKUP_CHUNK]
                 signed, found = await trio.to_thread.run_sync(
                     self._lookup_chunk, signed, chunk, limiter=self._lookup_threads
                 )
-                results.extend(found)
+                if not paged:
+                    results.extend(found)
+                    continue
+                if not results:
+                    used = len(self._witnessed(signed.note)) + _PAGE_OVERHEAD
+                fitting = _fitting_prefix(found, budget - used)
+                used += sum(_field_bytes(r) for r in fitting)
+                results.extend(fitting)
+                if len(fitting) < len(found):
+                    break
         except trio.Cancelled:
             logger.debug("LookupFilenames cancelled after %d of %d filenames", len(results), len(filenames))
             raise
         assert signed is not None
+        if paged and not results and filenames:
+            raise MalformedError(
+                f"the entries of {filenames[0][:100]!r} alone are more than the {budget} bytes an answer may hold"
+            )
         response = pb.LookupFilenamesResponse(checkpoint=self._witnessed(signed.note), results=results)
         return self._fitting(response, f"{len(filenames)} filenames; ask for fewer filenames at a time")
 

@@ -16,7 +16,11 @@ from pathlib import Path
 import grpc
 
 from pypi_witness.config.node import NodeConfig, PeerConfig
+from pypi_witness.bounded_file import read_bounded
 from pypi_witness.core.errors import ConfigError
+
+# The largest PEM file read (a CA bundle of a few hundred certificates).
+MAX_PEM_BYTES = 4 << 20
 
 _CERTIFICATE = b"-----BEGIN CERTIFICATE-----"
 _PRIVATE_KEY = b"PRIVATE KEY-----"
@@ -25,9 +29,9 @@ _PRIVATE_KEY = b"PRIVATE KEY-----"
 def read_pem(key: str, path: Path, marker: bytes, kind: str) -> bytes:
     """The bytes of ``path`` if they hold ``marker``; ConfigError naming ``key`` otherwise."""
     try:
-        data = Path(path).read_bytes()
-    except OSError as e:
-        raise ConfigError(f"{key}: cannot read {path}: {e.strerror or e}") from None
+        data = read_bounded(path, MAX_PEM_BYTES, f"PEM {kind} file", ConfigError)
+    except ConfigError as e:  # the message starts with the path
+        raise ConfigError(f"{key}: cannot read {e}") from None
     if marker not in data:
         raise ConfigError(f"{key}: {path} holds no PEM {kind}")
     return data

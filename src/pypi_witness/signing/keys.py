@@ -11,8 +11,12 @@ import os
 import stat
 from pathlib import Path
 
+from pypi_witness.bounded_file import read_bounded
 from pypi_witness.core.tlog.note import ALG_ED25519, Signer, Verifier
 from pypi_witness.core.errors import ConfigError, NoteError
+
+# The largest key file read: one line of a few hundred bytes.
+MAX_KEY_FILE_BYTES = 64 << 10
 
 
 def generate_signer(name: str, alg: int = ALG_ED25519) -> Signer:
@@ -47,13 +51,13 @@ def write_verifier_key(path: Path, verifier: Verifier) -> None:
 
 
 def _read_line(path: Path, what: str) -> str:
+    if not path.exists():
+        raise ConfigError(f"{what} file {path} does not exist")
+    data = read_bounded(path, MAX_KEY_FILE_BYTES, f"{what} file", ConfigError)
     try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise ConfigError(f"{what} file {path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as e:
+        return data.decode("utf-8").strip()
+    except UnicodeDecodeError as e:
         raise ConfigError(f"cannot read {what} file {path}: {e}") from None
-    return text.strip()
 
 
 def read_signer(path: Path) -> Signer:

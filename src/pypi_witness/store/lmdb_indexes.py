@@ -36,14 +36,16 @@ def build_releases(
     releases: lmdb._Database,
     meta: lmdb._Database,
     item_of: Callable[[bytes, int], tuple[bytes, bytes] | None],
+    keys: bytes,
 ) -> None:
-    """Rebuild ``releases`` in ``txn`` from every leaf, unless it is up to date with the log's size.
+    """Rebuild ``releases`` in ``txn`` from every leaf, unless it is up to date with the log's size
+    and its keys were made the way ``keys`` names (meta ``releases_keys``).
 
-    ``item_of(stored, index)`` is the index item of a stored leaf (None: not a file record).
+    ``item_of(stored, index)`` is the index item of a stored leaf (None: not indexed by release).
     """
     raw = txn.get(b"releases_size", None, meta)
     size = txn.stat(leaves)["entries"]
-    if raw is not None and int.from_bytes(raw, "big") == size:
+    if raw is not None and int.from_bytes(raw, "big") == size and txn.get(b"releases_keys", None, meta) == keys:
         return
     txn.drop(releases, delete=False)
     entries, cursor = iter(txn.cursor(leaves)), txn.cursor(releases)
@@ -51,6 +53,7 @@ def build_releases(
         items = (item_of(bytes(v), int.from_bytes(k, "big")) for k, v in chunk)
         cursor.putmulti(sorted(item for item in items if item is not None))
     txn.put(b"releases_size", _u64(size), db=meta)
+    txn.put(b"releases_keys", keys, db=meta)
 
 
 def build_buckets(

@@ -14,9 +14,11 @@ Layout (named databases):
                handful, and those are checked)
 ``conflicts``  8-byte index -> 8-byte earlier index || filename (UTF-8)
 ``releases``   like ``names``, for the release key (``core.records.format.release_key``)
-               every ``file`` record is also found under; ``meta``
-               ``releases_size`` is the log size it is up to date with (a log
-               written before it existed gets it built when opened for writing)
+               every ``file`` record, release removal and yank is found under;
+               ``meta`` ``releases_size`` is the log size it is up to date with
+               and ``releases_keys`` how its keys were made (``RELEASE_KEYS``);
+               a log written before either existed gets it built when opened
+               for writing
 ``buckets``    2-byte big-endian bucket (``core.disputes.buckets``) -> its 32-byte digest;
                a bucket without a key digests to zeros. A bucket is one
                contiguous range of ``names`` (key ``bucket >> 4``, items whose
@@ -51,12 +53,13 @@ from pathlib import Path
 
 import lmdb
 
-from pypi_witness.core.disputes.buckets import BUCKETS, DIGEST_BYTES, EMPTY_DIGEST, ITEM_DOMAIN, Entry
+from pypi_witness.core.disputes.buckets import BUCKETS, DIGEST_BYTES, EMPTY_DIGEST, Entry
 from pypi_witness.core.tlog.merkle import NodeId, frontier_ids, leaf_hash, root_from_frontier
-from pypi_witness.core.records.format import RELEASE_PREFIX, Record, parse_record, record_keys, release_key
+from pypi_witness.core.records.format import RELEASE_PREFIX, Record, parse_record, record_keys
 from pypi_witness.core.errors import ConflictError, CorruptionError, OutOfRangeError, RecordError, StoreError
 from pypi_witness.store.base import AppendResult, Conflict, checked_state, leaves_of, plan_append
-from pypi_witness.store.leaf_codec import pack_leaf, unpack_leaf
+from pypi_witness.store.leaf_codec import unpack_leaf
+from pypi_witness.store.lmdb_items import RELEASE_KEYS, Prepared, name_prefix, release_item, prepare_leaf
 from pypi_witness.store.lmdb_errors import store_error
 from pypi_witness.store.lmdb_file import check_data_file
 from pypi_witness.store.lmdb_indexes import build_buckets, build_releases, buckets_size
@@ -98,42 +101,6 @@ _open_lock = threading.Lock()
 
 def _u64(n: int) -> bytes:
     return n.to_bytes(8, "big")
-
-
-def _name_prefix(filename: str) -> bytes:
-    """The 8 bytes a filename is indexed by: 1 for the bucket key, 7 that lead its items."""
-    return hashlib.sha256(filename.encode()).digest()[:8]
-
-
-# What prepare_leaf computes for one leaf: the stored form, the leaf hash, the
-# filename and its 8-byte name-index prefix (None, b"" for a leaf about no
-# file), and for a file record its bucket item hash as an int and its bucket
-# (else 0, 0: XORing 0 into a digest changes nothing).
-Prepared = tuple[bytes, bytes, str | None, bytes, int, int]
-
-
-def prepare_leaf(leaf: bytes, filename: str | None) -> Prepared:
-    """The stateless part of appending ``leaf``: pure, so import workers can run it."""
-    stored = pack_leaf(leaf)
-    if filename is None:
-        return (stored, _sha256(b"\x00" + leaf).digest(), None, b"", 0, 0)
-    prefix = _name_prefix(filename)
-    if stored[0] != 1:
-        return (stored, _sha256(b"\x00" + leaf).digest(), filename, prefix, 0, 0)
-    # A file record: its item_values are its own lines from ``file`` to ``size``.
-    start = leaf.index(b"\nfile ", 21) + 1
-    item = int.from_bytes(_sha256(ITEM_DOMAIN + leaf[start : leaf.index(b"\ntime ", start) + 1]).digest(), "big")
-    return (stored, _sha256(b"\x00" + leaf).digest(), filename, prefix, item, (prefix[0] << 4) | (prefix[1] >> 4))
-
-
-def _release_item(stored: bytes, index: int) -> tuple[bytes, bytes] | None:
-    """The ``releases`` index item of entry ``index`` (stored form): its release key's prefix and the
-    index, for a file record (stored as ``0x01`` and its values joined by newlines: name, version, ...)."""
-    if stored[0] != 1:
-        return None
-    name, version, _ = bytes(stored[1:]).split(b"\n", 2)
-    prefix = _name_prefix(release_key(name.decode(), version.decode()))
-    return prefix[:1], prefix[1:] + index.to_bytes(6, "big")
 
 
 _NO_INDEX = bytes(6)  # the lowest index: with a lead, the first possible item
@@ -267,15 +234,19 @@ class LmdbStore:
         return db
 
     def _open_releases(self, readonly: bool) -> lmdb._Database | None:
-        """The ``releases`` index, built first if the log has entries it lacks (None: read-only and absent)."""
+        """The ``releases`` index, built first if the log has entries it lacks or its keys were made
+        another way (``RELEASE_KEYS``); None: read-only and absent or made another way."""
         if readonly:
             try:
-                return self._env.open_db(b"releases", create=False, dupsort=True, dupfixed=True)
+                db = self._env.open_db(b"releases", create=False, dupsort=True, dupfixed=True)
             except lmdb.NotFoundError:
                 return None  # written before release keys existed: release lookups find removals only
+            with self._env.begin() as txn:
+                current = txn.get(b"releases_keys", None, self._meta) == RELEASE_KEYS
+            return db if current else None
         db = self._env.open_db(b"releases", create=True, dupsort=True, dupfixed=True)
         with self._env.begin(write=True) as txn:
-            build_releases(txn, self._leaves, db, self._meta, _release_item)
+            build_releases(txn, self._leaves, db, self._meta, release_item, RELEASE_KEYS)
         return db
 
     # --- reading -----------------------------------------------------------
@@ -408,7 +379,7 @@ class LmdbStore:
                 raise CorruptionError(f"entry {index} does not parse: {e}") from None
             if filename in keys:  # not just a hash collision
                 found.append((index, leaf))
-            elif not any(_name_prefix(key) == bucket + lead for key in keys):
+            elif not any(name_prefix(key) == bucket + lead for key in keys):
                 # The index item says this entry is about a name with these 8 hash bytes; none of its names is.
                 raise CorruptionError(
                     f"entry {index} is indexed under the filename hash {(bucket + lead).hex()} but is about "
@@ -418,11 +389,11 @@ class LmdbStore:
 
     def lookup(self, filename: str) -> list[tuple[int, bytes]]:
         with self._read() as txn:
-            prefix = _name_prefix(filename)
+            prefix = name_prefix(filename)
             found = self._lookup(txn, filename, prefix[:1], prefix[1:], txn.cursor(self._names))
             if filename.startswith(RELEASE_PREFIX) and self._releases is not None:
                 found += self._lookup(txn, filename, prefix[:1], prefix[1:], txn.cursor(self._releases))
-                found.sort()
+                found = sorted(dict(found).items())  # a removal or yank is in both indexes
             return found
 
     def bucket_digests(self) -> list[bytes]:
@@ -546,7 +517,7 @@ class LmdbStore:
                     if release:  # inserting copies name-index pages from all over the file
                         release_file_pages_over(self._path / "data.mdb", MAPPED_BUDGET)
                 if self._releases is not None:
-                    releases = [_release_item(item[0], index) for item, index in zip(kept, new_indexes)]
+                    releases = [release_item(item[0], index) for item, index in zip(kept, new_indexes)]
                     txn.cursor(self._releases).putmulti(sorted(r for r in releases if r is not None))
                     txn.put(b"releases_size", _u64(old_size + len(kept)), db=self._meta)
                 conflicts = [Conflict(items[p][2], index_at[p], c) for p, c in accepted if c is not None]  # type: ignore[arg-type]

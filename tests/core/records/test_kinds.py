@@ -84,12 +84,13 @@ def test_kinds() -> None:
 
 
 def test_index_keys() -> None:
+    # A release's key holds the canonical version: PEP 440 drops the trailing zeros of 2.31.0.
     assert [record_filename(r) for r in EXAMPLES] == [
         "requests-2.31.0-py3-none-any.whl",
-        "/release/requests/2.31.0",
+        "/release/requests/2.31",
         "/project/requests",
-        "/release/requests/2.31.0",
-        "/release/requests/2.31.0",
+        "/release/requests/2.31",
+        "/release/requests/2.31",
         *[FILE.filename] * 4,
     ]
 

@@ -65,7 +65,8 @@ digests than logged before needs no alarm kind: the second ``file`` record is
 the evidence, and the store records the conflict.
 
 ``record_filename`` is the key the log's filename index uses: the file for
-``file``, ``alarm`` and a file ``removal``; ``/release/<name>/<version>`` for a
+``file``, ``alarm`` and a file ``removal``; ``/release/<name>/<version>`` (the version in its
+PEP 440 canonical form, ``canonical_version``) for a
 release removal and a yank; ``/project/<name>`` for a project removal (``/``
 never occurs in a filename, so these keys cannot collide with one).
 
@@ -83,6 +84,8 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass, fields
+
+from packaging.utils import canonicalize_version
 
 from pypi_witness.core.records.values import (
     DECIMAL,
@@ -549,9 +552,18 @@ RELEASE_PREFIX = "/release/"
 """How every release key starts (never a filename: a filename holds no ``/``)."""
 
 
+def canonical_version(version: str) -> str:
+    """The PEP 440 canonical form of ``version`` (``packaging.utils.canonicalize_version``): PyPI keeps
+    ``2015.04.28``, ``1.8c1`` as uploaded, lock tools write ``2015.4.28``, ``1.8rc1``; both give one form
+    (trailing zeros dropped: ``1.0`` is ``1``). Not valid PEP 440: returned unchanged. Never raises."""
+    # SPEC: PEP 440 "Normalization"; PyPI's uniqueness of a project's releases is by this canonical form.
+    return canonicalize_version(version)
+
+
 def release_key(project: str, version: str) -> str:
-    """The filename-index key of a release's removal and yank records (and, via ``record_keys``, its files)."""
-    return f"{RELEASE_PREFIX}{project}/{version}"
+    """The filename-index key of a release's removal and yank records (and, via ``record_keys``, its
+    files): the PEP 503 name and the ``canonical_version``; records keep the version verbatim."""
+    return f"{RELEASE_PREFIX}{project}/{canonical_version(version)}"
 
 
 def project_key(project: str) -> str:

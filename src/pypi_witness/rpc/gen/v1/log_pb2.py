@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19pypi_witness/v1/log.proto\x12\x0fpypi_witness.v1\"\x16\n\x14GetCheckpointRequest\"+\n\x15GetCheckpointResponse\x12\x12\n\ncheckpoint\x18\x01 \x01(\x0c\"/\n\x11GetEntriesRequest\x12\r\n\x05start\x18\x01 \x01(\x04\x12\x0b\n\x03\x65nd\x18\x02 \x01(\x04\"3\n\x12GetEntriesResponse\x12\r\n\x05start\x18\x01 \x01(\x04\x12\x0e\n\x06leaves\x18\x02 \x03(\x0c\"9\n\x0bProvenEntry\x12\r\n\x05index\x18\x01 \x01(\x04\x12\x0c\n\x04leaf\x18\x02 \x01(\x0c\x12\r\n\x05proof\x18\x03 \x03(\x0c\"B\n\x08\x43onflict\x12\x10\n\x08\x66ilename\x18\x01 \x01(\t\x12\r\n\x05index\x18\x02 \x01(\x04\x12\x15\n\rearlier_index\x18\x03 \x01(\x04\")\n\x15LookupFilenameRequest\x12\x10\n\x08\x66ilename\x18\x01 \x01(\t\"\x89\x01\n\x16LookupFilenameResponse\x12\x12\n\ncheckpoint\x18\x01 \x01(\x0c\x12-\n\x07\x65ntries\x18\x02 \x03(\x0b\x32\x1c.pypi_witness.v1.ProvenEntry\x12,\n\tconflicts\x18\x03 \x03(\x0b\x32\x19.pypi_witness.v1.Conflict\"+\n\x16LookupFilenamesRequest\x12\x11\n\tfilenames\x18\x01 \x03(\t\"\x7f\n\x0e\x46ilenameResult\x12\x10\n\x08\x66ilename\x18\x01 \x01(\t\x12-\n\x07\x65ntries\x18\x02 \x03(\x0b\x32\x1c.pypi_witness.v1.ProvenEntry\x12,\n\tconflicts\x18\x03 \x03(\x0b\x32\x19.pypi_witness.v1.Conflict\"_\n\x17LookupFilenamesResponse\x12\x12\n\ncheckpoint\x18\x01 \x01(\x0c\x12\x30\n\x07results\x18\x02 \x03(\x0b\x32\x1f.pypi_witness.v1.FilenameResult\"7\n\x18GetInclusionProofRequest\x12\r\n\x05index\x18\x01 \x01(\x04\x12\x0c\n\x04size\x18\x02 \x01(\x04\"U\n\x19GetInclusionProofResponse\x12\r\n\x05index\x18\x01 \x01(\x04\x12\x0c\n\x04size\x18\x02 \x01(\x04\x12\x0c\n\x04leaf\x18\x03 \x01(\x0c\x12\r\n\x05proof\x18\x04 \x03(\x0c\"@\n\x1aGetConsistencyProofRequest\x12\x10\n\x08old_size\x18\x01 \x01(\x04\x12\x10\n\x08new_size\x18\x02 \x01(\x04\"P\n\x1bGetConsistencyProofResponse\x12\x10\n\x08old_size\x18\x01 \x01(\x04\x12\x10\n\x08new_size\x18\x02 \x01(\x04\x12\r\n\x05proof\x18\x03 \x03(\x0c\x32\xea\x04\n\nLogService\x12^\n\rGetCheckpoint\x12%.pypi_witness.v1.GetCheckpointRequest\x1a&.pypi_witness.v1.GetCheckpointResponse\x12U\n\nGetEntries\x12\".pypi_witness.v1.GetEntriesRequest\x1a#.pypi_witness.v1.GetEntriesResponse\x12\x61\n\x0eLookupFilename\x12&.pypi_witness.v1.LookupFilenameRequest\x1a\'.pypi_witness.v1.LookupFilenameResponse\x12\x64\n\x0fLookupFilenames\x12\'.pypi_witness.v1.LookupFilenamesRequest\x1a(.pypi_witness.v1.LookupFilenamesResponse\x12j\n\x11GetInclusionProof\x12).pypi_witness.v1.GetInclusionProofRequest\x1a*.pypi_witness.v1.GetInclusionProofResponse\x12p\n\x13GetConsistencyProof\x12+.pypi_witness.v1.GetConsistencyProofRequest\x1a,.pypi_witness.v1.GetConsistencyProofResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19pypi_witness/v1/log.proto\x12\x0fpypi_witness.v1\"\x16\n\x14GetCheckpointRequest\"+\n\x15GetCheckpointResponse\x12\x12\n\ncheckpoint\x18\x01 \x01(\x0c\"/\n\x11GetEntriesRequest\x12\r\n\x05start\x18\x01 \x01(\x04\x12\x0b\n\x03\x65nd\x18\x02 \x01(\x04\"3\n\x12GetEntriesResponse\x12\r\n\x05start\x18\x01 \x01(\x04\x12\x0e\n\x06leaves\x18\x02 \x03(\x0c\"9\n\x0bProvenEntry\x12\r\n\x05index\x18\x01 \x01(\x04\x12\x0c\n\x04leaf\x18\x02 \x01(\x0c\x12\r\n\x05proof\x18\x03 \x03(\x0c\"B\n\x08\x43onflict\x12\x10\n\x08\x66ilename\x18\x01 \x01(\t\x12\r\n\x05index\x18\x02 \x01(\x04\x12\x15\n\rearlier_index\x18\x03 \x01(\x04\")\n\x15LookupFilenameRequest\x12\x10\n\x08\x66ilename\x18\x01 \x01(\t\"\x89\x01\n\x16LookupFilenameResponse\x12\x12\n\ncheckpoint\x18\x01 \x01(\x0c\x12-\n\x07\x65ntries\x18\x02 \x03(\x0b\x32\x1c.pypi_witness.v1.ProvenEntry\x12,\n\tconflicts\x18\x03 \x03(\x0b\x32\x19.pypi_witness.v1.Conflict\"E\n\x16LookupFilenamesRequest\x12\x11\n\tfilenames\x18\x01 \x03(\t\x12\x18\n\x10max_answer_bytes\x18\x02 \x01(\x04\"\x7f\n\x0e\x46ilenameResult\x12\x10\n\x08\x66ilename\x18\x01 \x01(\t\x12-\n\x07\x65ntries\x18\x02 \x03(\x0b\x32\x1c.pypi_witness.v1.ProvenEntry\x12,\n\tconflicts\x18\x03 \x03(\x0b\x32\x19.pypi_witness.v1.Conflict\"_\n\x17LookupFilenamesResponse\x12\x12\n\ncheckpoint\x18\x01 \x01(\x0c\x12\x30\n\x07results\x18\x02 \x03(\x0b\x32\x1f.pypi_witness.v1.FilenameResult\"7\n\x18GetInclusionProofRequest\x12\r\n\x05index\x18\x01 \x01(\x04\x12\x0c\n\x04size\x18\x02 \x01(\x04\"U\n\x19GetInclusionProofResponse\x12\r\n\x05index\x18\x01 \x01(\x04\x12\x0c\n\x04size\x18\x02 \x01(\x04\x12\x0c\n\x04leaf\x18\x03 \x01(\x0c\x12\r\n\x05proof\x18\x04 \x03(\x0c\"@\n\x1aGetConsistencyProofRequest\x12\x10\n\x08old_size\x18\x01 \x01(\x04\x12\x10\n\x08new_size\x18\x02 \x01(\x04\"P\n\x1bGetConsistencyProofResponse\x12\x10\n\x08old_size\x18\x01 \x01(\x04\x12\x10\n\x08new_size\x18\x02 \x01(\x04\x12\r\n\x05proof\x18\x03 \x03(\x0c\x32\xea\x04\n\nLogService\x12^\n\rGetCheckpoint\x12%.pypi_witness.v1.GetCheckpointRequest\x1a&.pypi_witness.v1.GetCheckpointResponse\x12U\n\nGetEntries\x12\".pypi_witness.v1.GetEntriesRequest\x1a#.pypi_witness.v1.GetEntriesResponse\x12\x61\n\x0eLookupFilename\x12&.pypi_witness.v1.LookupFilenameRequest\x1a\'.pypi_witness.v1.LookupFilenameResponse\x12\x64\n\x0fLookupFilenames\x12\'.pypi_witness.v1.LookupFilenamesRequest\x1a(.pypi_witness.v1.LookupFilenamesResponse\x12j\n\x11GetInclusionProof\x12).pypi_witness.v1.GetInclusionProofRequest\x1a*.pypi_witness.v1.GetInclusionProofResponse\x12p\n\x13GetConsistencyProof\x12+.pypi_witness.v1.GetConsistencyProofRequest\x1a,.pypi_witness.v1.GetConsistencyProofResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -48,19 +48,19 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LOOKUPFILENAMERESPONSE']._serialized_start=388
   _globals['_LOOKUPFILENAMERESPONSE']._serialized_end=525
   _globals['_LOOKUPFILENAMESREQUEST']._serialized_start=527
-  _globals['_LOOKUPFILENAMESREQUEST']._serialized_end=570
-  _globals['_FILENAMERESULT']._serialized_start=572
-  _globals['_FILENAMERESULT']._serialized_end=699
-  _globals['_LOOKUPFILENAMESRESPONSE']._serialized_start=701
-  _globals['_LOOKUPFILENAMESRESPONSE']._serialized_end=796
-  _globals['_GETINCLUSIONPROOFREQUEST']._serialized_start=798
-  _globals['_GETINCLUSIONPROOFREQUEST']._serialized_end=853
-  _globals['_GETINCLUSIONPROOFRESPONSE']._serialized_start=855
-  _globals['_GETINCLUSIONPROOFRESPONSE']._serialized_end=940
-  _globals['_GETCONSISTENCYPROOFREQUEST']._serialized_start=942
-  _globals['_GETCONSISTENCYPROOFREQUEST']._serialized_end=1006
-  _globals['_GETCONSISTENCYPROOFRESPONSE']._serialized_start=1008
-  _globals['_GETCONSISTENCYPROOFRESPONSE']._serialized_end=1088
-  _globals['_LOGSERVICE']._serialized_start=1091
-  _globals['_LOGSERVICE']._serialized_end=1709
+  _globals['_LOOKUPFILENAMESREQUEST']._serialized_end=596
+  _globals['_FILENAMERESULT']._serialized_start=598
+  _globals['_FILENAMERESULT']._serialized_end=725
+  _globals['_LOOKUPFILENAMESRESPONSE']._serialized_start=727
+  _globals['_LOOKUPFILENAMESRESPONSE']._serialized_end=822
+  _globals['_GETINCLUSIONPROOFREQUEST']._serialized_start=824
+  _globals['_GETINCLUSIONPROOFREQUEST']._serialized_end=879
+  _globals['_GETINCLUSIONPROOFRESPONSE']._serialized_start=881
+  _globals['_GETINCLUSIONPROOFRESPONSE']._serialized_end=966
+  _globals['_GETCONSISTENCYPROOFREQUEST']._serialized_start=968
+  _globals['_GETCONSISTENCYPROOFREQUEST']._serialized_end=1032
+  _globals['_GETCONSISTENCYPROOFRESPONSE']._serialized_start=1034
+  _globals['_GETCONSISTENCYPROOFRESPONSE']._serialized_end=1114
+  _globals['_LOGSERVICE']._serialized_start=1117
+  _globals['_LOGSERVICE']._serialized_end=1735
 # @@protoc_insertion_point(module_scope)

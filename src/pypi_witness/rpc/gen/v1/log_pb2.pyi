@@ -69,10 +69,12 @@ class LookupFilenameResponse(_message.Message):
     def __init__(self, checkpoint: _Optional[bytes] = ..., entries: _Optional[_Iterable[_Union[ProvenEntry, _Mapping]]] = ..., conflicts: _Optional[_Iterable[_Union[Conflict, _Mapping]]] = ...) -> None: ...
 
 class LookupFilenamesRequest(_message.Message):
-    __slots__ = ("filenames",)
+    __slots__ = ("filenames", "max_answer_bytes")
     FILENAMES_FIELD_NUMBER: _ClassVar[int]
+    MAX_ANSWER_BYTES_FIELD_NUMBER: _ClassVar[int]
     filenames: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, filenames: _Optional[_Iterable[str]] = ...) -> None: ...
+    max_answer_bytes: int
+    def __init__(self, filenames: _Optional[_Iterable[str]] = ..., max_answer_bytes: _Optional[int] = ...) -> None: ...
 
 class FilenameResult(_message.Message):
     __slots__ = ("filename", "entries", "conflicts")

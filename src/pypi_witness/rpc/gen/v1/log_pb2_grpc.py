@@ -99,7 +99,9 @@ class LogServiceServicer:
     def LookupFilenames(self, request, context):
         """LookupFilename for many filenames at once (a requirements file, a lock
         file), all proven against one checkpoint. A filename that is not logged
-        has a result with no entries; the call fails only as a whole.
+        has a result with no entries; the call fails only as a whole. With
+        max_answer_bytes the answer may hold results for only the first
+        filenames (a page): ask again for the rest.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
