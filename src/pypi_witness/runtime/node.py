@@ -11,7 +11,8 @@ holds equivocation evidence against; it finds file-hash disputes), with a
 ``[policy]`` file the settler (runtime.settle: each dispute settled by quorum,
 its verdict logged and sent to the peers) and, when
 ``[index]`` names a URL, the index follower (ingest.follower). ``sources`` is
-where other tasks that append to the log plug in.
+where other tasks that append to the log plug in. With ``[http] listen``, the
+C2SP HTTP face (http.server: tlog-witness, tlog-tiles, proofs) runs too.
 
 Stopping (``run_node`` cancelled), in this order within the one nursery:
 health turns NOT_SERVING and the server accepts no new calls; calls in flight
@@ -36,6 +37,7 @@ from grpc_reflection.v1alpha import reflection
 
 from pypi_witness.config import Config, NodeConfig
 from pypi_witness.errors import ConfigError, WitnessError
+from pypi_witness.http.server import serve_node_http
 from pypi_witness.log import STORE_DIR, Log, init_log, open_log
 from pypi_witness.rpc.bridge import ServerBridge
 from pypi_witness.rpc.log_service import SERVICE_NAME as LOG_SERVICE_NAME
@@ -46,7 +48,7 @@ from pypi_witness.rpc.thread_budget import ThreadBudget
 from pypi_witness.rpc.witness_service import SERVICE_NAME as WITNESS_SERVICE_NAME
 from pypi_witness.rpc.witness_service import WRITE_METHODS as WITNESS_WRITE_METHODS
 from pypi_witness.rpc.witness_service import WitnessServicer
-from pypi_witness.runtime.witnessing import Cosignatures, open_node_witness, push_to_peer
+from pypi_witness.runtime.witnessing import Cosignatures, open_node_witness, push_to_http_witness, push_to_peer
 from pypi_witness.core.dispute_finder import Dispute
 from pypi_witness.policy_file import read_policy
 from pypi_witness.runtime.gossip import GossipNode, exchange_as_peer, open_node_gossip, peer_keys
@@ -269,12 +271,20 @@ async def run_node(
                 )
             )
             nursery.start_soon(_watch_health, log, health_servicer)
+            if config.http.listen is not None:  # the C2SP HTTP face (http.server)
+                await nursery.start(
+                    functools.partial(
+                        serve_node_http, config, log, witness=witness, witnessed=cosignatures.witnessed, privacy=privacy
+                    )
+                )
             if follower is not None:
                 await nursery.start(follower.run)
             for peer in config.peers:
                 if peer.address is not None:
                     push = functools.partial(push_to_peer, credentials=channels.get(peer.name))
                     nursery.start_soon(push, log, peer, config.witness, cosignatures)
+            for http_witness in config.witnessing.witnesses:  # C2SP tlog-witness over HTTP
+                nursery.start_soon(push_to_http_witness, log, http_witness, config.witness, cosignatures)
             for source in sources:
                 nursery.start_soon(source, writer)
             logger.info("serving log %s (size %d) on %s", log.origin, signed.checkpoint.size, address)

@@ -1,0 +1,112 @@
+"""Serving the HTTP face: Hypercorn's trio worker runs ``http.app.HttpApp`` inside the node's nursery.
+
+Hypercorn (a maintained ASGI server; HTTP/1.1 with keep-alive, and HTTP/2
+over TLS) does the protocol; this module only sets it up from ``[http]``:
+the listen address, TLS (certificate, key, and client CAs for mutual TLS),
+keep-alive and read timeouts. Hypercorn's access log
+stays off (it would write client addresses); its error log goes to the
+``pypi_witness.http.server`` logger.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from collections.abc import Callable
+from typing import Any
+
+import trio
+from hypercorn.config import Config as HypercornConfig
+from hypercorn.trio import serve
+
+from pypi_witness.config import Config
+from pypi_witness.config_http import HttpConfig
+from pypi_witness.config_logs import listed_logs
+from pypi_witness.errors import ConfigError
+from pypi_witness.http.app import HttpApp
+from pypi_witness.http.export import keep_exported
+from pypi_witness.log import Log
+from pypi_witness.witness import Witness
+
+logger = logging.getLogger("pypi_witness.http.server")
+# Headers of a request larger than this are refused by Hypercorn (431) before the app sees them.
+MAX_HEADER_BYTES = 16 << 10
+
+
+def hypercorn_config(http: HttpConfig) -> HypercornConfig:
+    """Hypercorn's settings for ``http`` (its ``listen`` must be set). ConfigError for unreadable TLS files."""
+    assert http.listen is not None
+    config = HypercornConfig()
+    config.bind = [http.listen]
+    config.accesslog = None  # it would log client addresses
+    config.errorlog = logger
+    config.keep_alive_timeout = http.keep_alive_seconds
+    # A client silent this long in the middle of a request is dropped (slow headers, slow bodies).
+    config.read_timeout = max(1, round(http.body_timeout_seconds))
+    config.h11_max_incomplete_size = MAX_HEADER_BYTES
+    config.graceful_timeout = 1.0
+    config.include_server_header = False
+    config.include_date_header = True
+    if http.tls_cert is not None:
+        for name in ("tls_cert", "tls_key", "tls_client_ca"):
+            path = getattr(http, name)
+            if path is not None and not path.is_file():
+                raise ConfigError(f"http.{name}: {path} is not a readable file")
+        config.certfile = str(http.tls_cert)
+        config.keyfile = str(http.tls_key)
+        if http.tls_client_ca is not None:
+            config.ca_certs = str(http.tls_client_ca)
+            config.verify_mode = ssl.CERT_REQUIRED
+    return config
+
+
+async def serve_http(app: HttpApp, http: HttpConfig, *, task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED) -> None:
+    """Serve ``app`` on ``http.listen`` until cancelled; report the bound ``http(s)://host:port`` when ready.
+
+    Raises ConfigError if the address cannot be bound or a TLS file cannot be used.
+    """
+    config = hypercorn_config(http)
+    try:
+        config.create_ssl_context()  # fail on a bad certificate now, with the key's name
+    except (OSError, ssl.SSLError) as e:
+        raise ConfigError(f"http.tls_cert: cannot use the certificate or key: {e}") from None
+    async def run(task_status: trio.TaskStatus[list[str]]) -> None:
+        try:
+            await serve(app, config, task_status=task_status)
+        except OSError as e:
+            raise ConfigError(f"http.listen: cannot listen on {http.listen}: {e.strerror or e}") from None
+
+    async with trio.open_nursery() as nursery:
+        binds = await nursery.start(run)
+        task_status.started(binds[0] if binds else f"http://{http.listen}")
+
+
+async def serve_node_http(
+    config: Config,
+    log: Log,
+    *,
+    witness: Witness | None,
+    witnessed: Callable[[bytes], bytes],
+    privacy: Any = None,
+    task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """A node's HTTP task: the server of ``[http]`` and, with ``export_dir``, the static export.
+
+    ``witnessed`` adds the cosignatures held to the log's checkpoint;
+    ``privacy`` is the node's ``NodePrivacy``. Reports the bound URL; runs
+    until cancelled. Raises ConfigError as ``serve_http`` and
+    ``config_logs.listed_logs`` do.
+    """
+    listed, _ = listed_logs(config.witnessing)
+    app = HttpApp(config, log, witness=witness, witnessed=witnessed, listed=listed, privacy=privacy)
+    async with trio.open_nursery() as nursery:
+        url = await nursery.start(serve_http, app, config.http)
+        if config.http.export_dir is not None:
+
+            def current() -> bytes | None:
+                note = log.store.checkpoint()
+                return None if note is None else witnessed(note)
+
+            nursery.start_soon(keep_exported, log.store, config.http.export_dir, current, config.http.export_seconds)
+        logger.info("serving HTTP (C2SP tlog-witness, tlog-tiles) on %s%s", url, config.http.prefix)
+        task_status.started(url)
