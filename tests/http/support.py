@@ -28,8 +28,10 @@ class Reply:
 
 
 async def request(base: str, method: str, path: str, body: bytes | None = None, headers: tuple = ()) -> Reply:
-    """One HTTP/1.1 request to ``base`` (``http://host:port``) on a new connection."""
-    host, _, port = base.removeprefix("http://").rpartition(":")
+    """One HTTP/1.1 request to ``base`` (``http://host:port[/prefix]``) on a new connection."""
+    netloc, _, prefix = base.removeprefix("http://").partition("/")
+    path = f"/{prefix}{path}" if prefix else path
+    host, _, port = netloc.rpartition(":")
     stream = await trio.open_tcp_stream(host, int(port))
     async with stream:
         conn = h11.Connection(h11.CLIENT)

@@ -214,7 +214,11 @@ class HttpApp:
             return await self._tile(path[1:])
         if path.startswith("/proof/"):
             self._admit(identity, PROOF)
-            return await self._proof(urllib.parse.unquote(path[len("/proof/") :], errors="strict"))
+            try:
+                filename = urllib.parse.unquote(path[len("/proof/") :], errors="strict")
+            except UnicodeDecodeError:
+                raise MalformedError("the filename is not percent-encoded UTF-8") from None
+            return await self._proof(filename)
         head, _, tail = path[1:].partition("/")
         if tail == "checkpoint" and head in self._origins:
             self._admit(identity, MONITOR)
