@@ -92,9 +92,10 @@ def read_http(table: Mapping[str, Any], base: Path, node: Any) -> HttpConfig:
     ``check_http_tls``).
     """
     values = read_table("http", table, _checks(base))
-    for key in ("tls_cert", "tls_key", "tls_client_ca"):
-        if key not in values and getattr(node, key) is not None and not ("tls_cert" in values or "tls_key" in values):
-            values[key] = getattr(node, key)
+    if "tls_cert" not in values and "tls_key" not in values:  # none of its own: the node's TLS
+        for key in ("tls_cert", "tls_key", "tls_client_ca"):
+            if key not in values and getattr(node, key) is not None:
+                values[key] = getattr(node, key)
     http = HttpConfig(**values)
     check_http_tls(http, node.allow_plaintext)
     return http
