@@ -160,6 +160,8 @@ class ClientIdentifier:
 
         Raises ConfigError only if the period's key cannot be made (``PeriodKeys.key``).
         """
+        if self._proxy_token is None:
+            return self.hash_peer(context.peer())  # proxy metadata is never read
         return self.identify_peer(context.peer(), context.invocation_metadata() or ())
 
     def identify_peer(self, peer: str, metadata: Iterable[tuple[str, str | bytes]]) -> Identity:
