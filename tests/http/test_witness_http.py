@@ -114,6 +114,10 @@ async def test_a_listed_logs_qpd_is_its_budget(nursery, data_dir, tmp_path, fore
     )
     _, base = await start_http_node(nursery, http_config(data_dir, witnessing=WitnessingConfig(log_list=listing)))
     async with HttpWitnessClient(base) as client:
+        impostor = Signer.from_seed(foreign.origin, b"i" * 32)
+        for _ in range(3):  # checkpoints the log did not sign are refused without touching its budget
+            with pytest.raises(SignatureError):
+                await client.add_checkpoint(0, (), foreign.note(2, signer=impostor))
         await client.add_checkpoint(0, (), foreign.note(2))  # qpd 24: one request an hour, and an hour's worth held
         with pytest.raises(OverloadedError) as limited:
             await client.add_checkpoint(2, foreign.proof(2, 4), foreign.note(4))

@@ -27,7 +27,8 @@ A request body (only add-checkpoint has one) is refused with 413 past
 call waits for a durable write, so it runs in a worker thread, at most
 ``[limits] witness_writes`` at once; up to ``max_concurrent_rpcs`` more wait,
 and beyond that the answer is 503 with Retry-After. A listed log's requests
-beyond its ``qpd`` (``config_logs``) are answered 429 with Retry-After.
+beyond its ``qpd`` (``config_logs``) are answered 429 with Retry-After;
+only requests the log signed are charged to its budget.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ import hashlib
 import logging
 import time
 import urllib.parse
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import trio
@@ -48,7 +49,7 @@ from pypi_witness.core.note import parse_note
 from pypi_witness.core.records import FileRecord, parse_record
 from pypi_witness.core.tiles import parse_tile_path
 from pypi_witness.core.tlogproof import TlogProof, format_tlog_proof
-from pypi_witness.core.witness import format_cosignature_line
+from pypi_witness.core.witness import check_request, format_cosignature_line
 from pypi_witness.core.witness_wire import parse_add_checkpoint
 from pypi_witness.errors import MalformedError, NotFoundError, OverloadedError
 from pypi_witness.http.errors import Answer, BodyTooLarge, BodyTooSlow, MethodNotAllowed, report
@@ -88,13 +89,17 @@ class LogBudgets:
     (at least 1). Thread-safe (``TokenBuckets``).
     """
 
-    def __init__(self, logs: list[ListedLog]) -> None:
+    def __init__(self, logs: Sequence[ListedLog]) -> None:
         self._buckets: dict[str, TokenBuckets] = {}
         for log in logs:
             if log.qpd is None:
                 continue
             rate = max(log.qpd, 1e-6) / SECONDS_PER_DAY
             self._buckets[log.origin] = TokenBuckets(rate, max(1.0, log.qpd / 24), 1)
+
+    def limits(self, origin: str) -> bool:
+        """True if ``origin`` has a budget (a listed log with a qpd)."""
+        return origin in self._buckets
 
     def charge(self, origin: str) -> None:
         """Take one request from ``origin``'s budget. OverloadedError with the wait if it is used up."""
@@ -122,10 +127,10 @@ class HttpApp:
 
     ``witness`` None: no add-checkpoint and monitoring endpoints.
     ``witnessed(note)`` adds the cosignatures the node holds to its
-    checkpoint. ``identifier``, ``limiter``, ``counter``: the node's privacy
-    parts (``runtime.privacy.NodePrivacy``); without an identifier clients
-    are hashed with a key held in memory only, and without limiter and
-    counter nothing is limited or counted.
+    checkpoint. ``listed``: the logs of ``[witnessing]`` (their ``qpd``
+    budgets). ``privacy``: the node's ``runtime.privacy.NodePrivacy``
+    (identifier, rate limiter, access-event counter); without it clients are
+    hashed with a key held in memory only, and nothing is limited or counted.
     """
 
     def __init__(
@@ -135,7 +140,7 @@ class HttpApp:
         *,
         witness: Witness | None = None,
         witnessed: Callable[[bytes], bytes] = lambda note: note,
-        listed: list[ListedLog] = [],
+        listed: Sequence[ListedLog] = (),
         privacy: Any = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -272,7 +277,10 @@ class HttpApp:
         assert self.witness is not None
         request = parse_add_checkpoint(await self._body(scope, receive))
         origin = request.note.split(b"\n", 1)[0].decode("utf-8", "replace")
-        self.budgets.charge(origin)
+        if self.budgets.limits(origin):
+            # Only a request the log really signed is charged to its budget: others cannot use it up.
+            await trio.to_thread.run_sync(check_request, self.witness.logs, request)
+            self.budgets.charge(origin)
         if self._writes.statistics().tasks_waiting >= self._max_waiting:
             raise OverloadedError("too many add-checkpoint requests wait for the disk")
         async with self._writes:
