@@ -58,7 +58,8 @@ async def request(base: str, method: str, path: str, body: bytes | None = None, 
 
 
 async def raw_exchange(base: str, data: bytes, *, then_wait: float = 5.0) -> bytes:
-    """Send ``data`` as is on a new connection; everything the server answers until it closes or ``then_wait`` s pass."""
+    """Send ``data`` as is on a new connection; the server's first whole answer (or what came before
+    it closed the connection, or ``then_wait`` s passed)."""
     host, _, port = base.removeprefix("http://").rpartition(":")
     stream = await trio.open_tcp_stream(host, int(port))
     out = b""
@@ -67,6 +68,10 @@ async def raw_exchange(base: str, data: bytes, *, then_wait: float = 5.0) -> byt
         with trio.move_on_after(then_wait):
             while chunk := await stream.receive_some(1 << 16):
                 out += chunk
+                head, sep, body = out.partition(b"\r\n\r\n")
+                lengths = [int(line.split(b":")[1]) for line in head.lower().split(b"\r\n") if line.startswith(b"content-length:")]
+                if sep and lengths and len(body) >= lengths[0]:
+                    break
     return out
 
 
