@@ -10,7 +10,9 @@ stays off (it would write client addresses); its error log goes to the
 
 from __future__ import annotations
 
+import functools
 import logging
+import socket
 import ssl
 from collections.abc import Callable
 from typing import Any
@@ -60,6 +62,21 @@ def hypercorn_config(http: HttpConfig) -> HypercornConfig:
     return config
 
 
+def listen_socket(listen: str) -> socket.socket:
+    """A TCP socket bound to ``listen`` (``host:port`` or ``[v6]:port``). ConfigError if it cannot be bound."""
+    host, _, port = listen.rpartition(":")
+    host = host.strip("[]")
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, int(port)))
+    except OSError as e:
+        sock.close()
+        raise ConfigError(f"http.listen: cannot listen on {listen}: {e.strerror or e}") from None
+    return sock
+
+
 async def serve_http(app: HttpApp, http: HttpConfig, *, task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED) -> None:
     """Serve ``app`` on ``http.listen`` until cancelled; report the bound ``http(s)://host:port`` when ready.
 
@@ -70,14 +87,12 @@ async def serve_http(app: HttpApp, http: HttpConfig, *, task_status: trio.TaskSt
         config.create_ssl_context()  # fail on a bad certificate now, with the key's name
     except (OSError, ssl.SSLError) as e:
         raise ConfigError(f"http.tls_cert: cannot use the certificate or key: {e}") from None
-    async def run(task_status: trio.TaskStatus[list[str]]) -> None:
-        try:
-            await serve(app, config, task_status=task_status)
-        except OSError as e:
-            raise ConfigError(f"http.listen: cannot listen on {http.listen}: {e.strerror or e}") from None
-
+    # Bind here, so a taken address is a ConfigError naming the key; Hypercorn serves the bound socket.
+    assert http.listen is not None
+    sock = listen_socket(http.listen)
+    config.bind = [f"fd://{sock.detach()}"]
     async with trio.open_nursery() as nursery:
-        binds = await nursery.start(run)
+        binds = await nursery.start(functools.partial(serve, app, config))
         task_status.started(binds[0] if binds else f"http://{http.listen}")
 
 
@@ -99,14 +114,22 @@ async def serve_node_http(
     """
     listed, _ = listed_logs(config.witnessing)
     app = HttpApp(config, log, witness=witness, witnessed=witnessed, listed=listed, privacy=privacy)
-    async with trio.open_nursery() as nursery:
-        url = await nursery.start(serve_http, app, config.http)
-        if config.http.export_dir is not None:
+    started = False
+    try:
+        async with trio.open_nursery() as nursery:
+            url = await nursery.start(serve_http, app, config.http)
+            if config.http.export_dir is not None:
 
-            def current() -> bytes | None:
-                note = log.store.checkpoint()
-                return None if note is None else witnessed(note)
+                def current() -> bytes | None:
+                    note = log.store.checkpoint()
+                    return None if note is None else witnessed(note)
 
-            nursery.start_soon(keep_exported, log.store, config.http.export_dir, current, config.http.export_seconds)
-        logger.info("serving HTTP (C2SP tlog-witness, tlog-tiles) on %s%s", url, config.http.prefix)
-        task_status.started(url)
+                nursery.start_soon(keep_exported, log.store, config.http.export_dir, current, config.http.export_seconds)
+            logger.info("serving HTTP (C2SP tlog-witness, tlog-tiles) on %s%s", url, config.http.prefix)
+            task_status.started(url)
+            started = True
+    except BaseExceptionGroup as group:
+        # A refusal while starting is one error: raise it as itself, as documented.
+        if not started and len(group.exceptions) == 1 and isinstance(group.exceptions[0], ConfigError):
+            raise group.exceptions[0] from None
+        raise
