@@ -77,10 +77,10 @@ class Connection:
     """One keep-alive connection sending the requests ``next_request()`` gives, one at a time."""
 
     def __init__(self, address: tuple[str, int], next_request, on_answer) -> None:
-        self.sock = socket.create_connection(address)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.sock.setblocking(False)
+        self.address = address
+        self.sock = self._connect()
         self.next_request, self.on_answer = next_request, on_answer
+        self.pending = b""
         self.buffer = b""
         self.started = 0.0
         self.tag = None
@@ -93,14 +93,29 @@ class Connection:
         if request is None:
             return False
         self.started = time.perf_counter()
+        self.pending = request
         self.sock.sendall(request)  # small requests: the kernel takes them whole
         return True
 
-    def readable(self) -> bool:
+    def _connect(self) -> socket.socket:
+        sock = socket.create_connection(self.address)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.setblocking(False)
+        return sock
+
+    def readable(self, selector: selectors.BaseSelector) -> bool:
         """Read what arrived; answer a complete response. False when the connection is done."""
         data = self.sock.recv(1 << 18)
         if not data:
-            raise ConnectionError("the node closed the connection")
+            # Hypercorn closes a keep-alive connection after 1,000 requests: connect again, ask again.
+            selector.unregister(self.sock)
+            self.sock.close()
+            self.sock, self.buffer = self._connect(), b""
+            selector.register(self.sock, selectors.EVENT_READ, self)
+            self.sock.setblocking(True)
+            self.sock.sendall(self.pending)
+            self.sock.setblocking(False)
+            return True
         self.buffer += data
         while True:
             head_end = self.buffer.find(b"\r\n\r\n")
@@ -131,8 +146,8 @@ def run_http(connections: list[Connection], until: float) -> None:
             selector.register(c.sock, selectors.EVENT_READ, c)
     while selector.get_map() and time.perf_counter() < until + 60:
         for key, _ in selector.select(timeout=0.1):
-            if not key.data.readable():
-                selector.unregister(key.fileobj)
+            if not key.data.readable(selector):
+                selector.unregister(key.data.sock)
     selector.close()
 
 
@@ -220,83 +235,6 @@ def http_tiles(host: tuple[str, int], size: int, callers: int, seconds: float) -
     connections = [Connection(host, next_request, on_answer) for _ in range(callers)]
     run_http(connections, time.perf_counter() + seconds)
     for c in connections:
-        c.sock.close()
-    return tally
-
-
-class H2Connection:
-    """One HTTP/2 connection (cleartext, prior knowledge) keeping ``streams`` GETs in flight."""
-
-    def __init__(self, address: tuple[str, int], streams: int, next_path, on_answer) -> None:
-        import h2.config
-        import h2.connection
-
-        self.sock = socket.create_connection(address)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True, header_encoding=None))
-        self.conn.initiate_connection()
-        self.conn.increment_flow_control_window(1 << 24)
-        self.next_path, self.on_answer = next_path, on_answer
-        self.inflight: dict[int, list] = {}
-        self.until = float("inf")
-        self.streams = streams
-
-    def fill(self) -> None:
-        while len(self.inflight) < self.streams and time.perf_counter() < self.until:
-            sid = self.conn.get_next_available_stream_id()
-            headers = [(b":method", b"GET"), (b":path", self.next_path()), (b":scheme", b"http"), (b":authority", b"bench")]
-            self.conn.send_headers(sid, headers, end_stream=True)
-            self.inflight[sid] = [time.perf_counter(), 0, []]
-        data = self.conn.data_to_send()
-        if data:
-            self.sock.sendall(data)
-
-    def readable(self) -> bool:
-        import h2.events
-
-        data = self.sock.recv(1 << 20)
-        if not data:
-            raise ConnectionError("the node closed the connection")
-        for event in self.conn.receive_data(data):
-            if isinstance(event, h2.events.ResponseReceived):
-                self.inflight[event.stream_id][1] = int(dict(event.headers)[b":status"])
-            elif isinstance(event, h2.events.DataReceived):
-                self.inflight[event.stream_id][2].append(event.data)
-                self.conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
-            elif isinstance(event, h2.events.StreamEnded):
-                started, status, chunks = self.inflight.pop(event.stream_id)
-                self.on_answer(self, status, b"".join(chunks), time.perf_counter() - started)
-        self.fill()
-        return bool(self.inflight)
-
-
-def http2_tiles(host: tuple[str, int], size: int, connections: int, streams: int, seconds: float) -> Tally:
-    """``http_tiles`` over HTTP/2: ``connections`` connections with ``streams`` requests in flight each."""
-    tally = Tally()
-    full = [Tile(0, i, TILE_WIDTH) for i in range(size // TILE_WIDTH)]
-    full += [Tile(1, i, TILE_WIDTH) for i in range(size // TILE_WIDTH**2)]
-    rng = random.Random(9)
-    paths = [b"/" + t.path().encode() for t in full]
-
-    def on_answer(c, status: int, body: bytes, latency: float) -> None:
-        if status != 200 or len(body) != TILE_WIDTH * 32:
-            tally.errors.append(f"{status}: {body[:100]!r}")
-        else:
-            tally.latencies.append(latency)
-
-    conns = [H2Connection(host, streams, lambda: paths[rng.randrange(len(paths))], on_answer) for _ in range(connections)]
-    until = time.perf_counter() + seconds
-    selector = selectors.DefaultSelector()
-    for c in conns:
-        c.until = until
-        c.fill()
-        selector.register(c.sock, selectors.EVENT_READ, c)
-    while selector.get_map() and time.perf_counter() < until + 60:
-        for key, _ in selector.select(timeout=0.1):
-            if not key.data.readable():
-                selector.unregister(key.fileobj)
-    selector.close()
-    for c in conns:
         c.sock.close()
     return tally
 
@@ -466,7 +404,6 @@ def main() -> int:
             ("http-add-checkpoint", lambda: http_add_checkpoint(host, http_chains, http_state, args.seconds, witness)),
             ("grpc-add-checkpoint", lambda: grpc_add_checkpoint(channel, chains_grpc, grpc_state, args.seconds)),
             ("http-tiles", lambda: http_tiles(host, args.n, args.callers, args.seconds)),
-            ("http2-tiles", lambda: http2_tiles(host, args.n, 4, args.callers // 4 or 1, args.seconds)),
             ("grpc-proofs", lambda: grpc_proofs(channel, args.n, args.callers, args.seconds)),
         ]
         for round_ in range(args.rounds):
