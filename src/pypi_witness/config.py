@@ -135,8 +135,8 @@ from pypi_witness.config_logs import WitnessingConfig, read_witnessing
 from pypi_witness.config_tls import check_node_tls, check_peer_tls, node_tls_checks, peer_tls_checks
 from pypi_witness.core.note import ALG_COSIGNATURE_V1, ALG_ED25519, Verifier
 from pypi_witness.config_values import (
-    check_address as _check_address,
     boolean as _boolean,
+    check_address as _check_address,
     check_index_url,
     check_listen as _check_listen,
     check_origin as _check_origin,

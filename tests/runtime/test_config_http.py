@@ -107,3 +107,18 @@ def test_witnessing_reads_logs_a_list_file_and_http_witnesses(tmp_path):
 def test_bad_witnessing_values_name_the_key(tmp_path, text, match):
     with pytest.raises(ConfigError, match=match):
         listed_logs(load(tmp_path, text).witnessing)
+
+
+def test_a_listed_log_may_not_be_the_nodes_own_or_a_peers(tmp_path):
+    import dataclasses
+
+    from pypi_witness.config import Config
+    from pypi_witness.config_logs import WitnessingConfig
+    from pypi_witness.core.log_list import ListedLog
+    from pypi_witness.runtime.witnessing import open_node_witness
+
+    config = Config.default(tmp_path / "data", origin=LOG.name)
+    config = dataclasses.replace(config, witnessing=WitnessingConfig(logs=(ListedLog(LOG, LOG.name),)))
+    (tmp_path / "data").mkdir()
+    with pytest.raises(ConfigError, match="is this node's own or a peer's"):
+        open_node_witness(config, LOG)

@@ -1,10 +1,10 @@
 """Getting this node's log witnessed: push each new checkpoint to the peers, keep their cosignatures.
 
 One ``push_to_peer`` task per peer with an ``address`` runs in ``run_node``'s
-nursery. It watches the log's signed checkpoint; for each new one it calls
-the peer's ``AddCheckpoint`` (C2SP tlog-witness over gRPC); one
-``push_to_http_witness`` task per HTTP witness of ``[witnessing]`` does the
-same over HTTP (``http.client``) with the size that peer last
+nursery (and one ``push_to_http_witness`` task per HTTP witness of
+``[witnessing]``, the same over HTTP: ``http.client``). It watches the log's
+signed checkpoint; for each new one it calls the peer's ``AddCheckpoint``
+(C2SP tlog-witness) with the size that peer last
 cosigned for this log and a consistency proof from it, verifies the
 cosignature against the peer's ``witness_vkey``, and files it in
 ``Cosignatures``, whence ``GetCheckpoint`` serves the checkpoint with every
@@ -54,8 +54,9 @@ def open_node_witness(config: Config, own: Verifier) -> Witness:
     logs of ``[witnessing]`` (``config_logs``) are cosigned too. A
     missing default key is created, named ``witness.name`` or
     ``<origin>/witness``. Raises ConfigError if a peer's or listed log is this
-    node's own (or a log is listed twice), the log list cannot be read, or the key is missing (when configured), unreadable or misnamed;
-    StoreError if the state cannot be opened.
+    node's own (or a log is listed twice), the log list cannot be read, or
+    the key is missing (when configured), unreadable or misnamed; StoreError
+    if the state cannot be opened.
     """
     origin = own.name
     for i, peer in enumerate(config.peers):
