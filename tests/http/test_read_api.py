@@ -126,3 +126,20 @@ async def test_cli_export_matches_the_node(nursery, big_log, tmp_path):
         (await request(base, "GET", "/checkpoint")).body
     ).digest()
 
+
+
+async def test_entry_bundles_are_gzipped_when_the_client_accepts_it(nursery, big_log):
+    import gzip
+
+    _, base = await start_http_node(nursery, http_config(big_log))
+    for path in ("/tile/entries/001", "/tile/entries/002.p/88", "/tile/entries/001"):  # full twice: cached
+        plain = await request(base, "GET", path)
+        assert "content-encoding" not in plain.headers and plain.headers["vary"] == "accept-encoding"
+        packed = await request(base, "GET", path, headers=(("accept-encoding", "gzip, deflate"),))
+        assert packed.headers["content-encoding"] == "gzip"
+        assert gzip.decompress(packed.body) == plain.body and len(packed.body) < len(plain.body) / 2
+        refused = await request(base, "GET", path, headers=(("accept-encoding", "gzip;q=0, identity"),))
+        assert "content-encoding" not in refused.headers and refused.body == plain.body
+    # Hash tiles are not compressed (random bytes do not shrink).
+    tile = await request(base, "GET", "/tile/0/001", headers=(("accept-encoding", "gzip"),))
+    assert "content-encoding" not in tile.headers

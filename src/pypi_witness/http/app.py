@@ -10,7 +10,7 @@ Endpoints (all under ``[http] prefix``):
 ``GET /checkpoint``                      tlog-checkpoint: the log's checkpoint with every
                                          cosignature the node holds
 ``GET /tile/<L>/<N>[.p/<W>]``            tlog-tiles: hash tiles
-``GET /tile/entries/<N>[.p/<W>]``        tlog-tiles: entry bundles
+``GET /tile/entries/<N>[.p/<W>]``        tlog-tiles: entry bundles (gzip when accepted)
 ``GET /proof/<filename>``                a C2SP tlog-proof bundle for the file's first entry
                                          (``pypi-witness verify FILE.tlog-proof`` checks it)
 =======================================  ==================================================
@@ -33,10 +33,13 @@ only requests the log signed are charged to its budget.
 
 from __future__ import annotations
 
+import functools
+import gzip
 import hashlib
 import logging
 import time
 import urllib.parse
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
@@ -47,7 +50,7 @@ from pypi_witness.core.checkpoint import parse_checkpoint
 from pypi_witness.core.log_list import ListedLog
 from pypi_witness.core.note import parse_note
 from pypi_witness.core.records import FileRecord, parse_record
-from pypi_witness.core.tiles import parse_tile_path
+from pypi_witness.core.tiles import Tile, parse_tile_path
 from pypi_witness.core.tlogproof import TlogProof, format_tlog_proof
 from pypi_witness.core.witness import check_request, format_cosignature_line
 from pypi_witness.core.witness_wire import parse_add_checkpoint
@@ -162,6 +165,7 @@ class HttpApp:
         self._max_waiting = config.limits.max_concurrent_rpcs
         self._origins = {} if witness is None else {hashlib.sha256(o.encode()).hexdigest(): o for o in witness.logs}
         self._checkpoint: tuple[bytes, int] = (b"", 0)  # the last note read, and its size
+        self._gzipped: OrderedDict[Tile, bytes] = OrderedDict()  # full entry bundles, compressed (trio thread only)
 
     # --- ASGI -----------------------------------------------------------------------
 
@@ -218,7 +222,7 @@ class HttpApp:
             return Answer(200, (("content-type", TEXT), ("cache-control", SHORT)), self._note()[0])
         if path.startswith("/tile/"):
             self._admit(identity, TILE)
-            return await self._tile(path[1:])
+            return await self._tile(path[1:], _accepts_gzip(scope))
         if path.startswith("/proof/"):
             self._admit(identity, PROOF)
             try:
@@ -250,13 +254,26 @@ class HttpApp:
             held = self._checkpoint = (note, size)
         return self.witnessed(note), held[1]
 
-    async def _tile(self, path: str) -> Answer:
+    async def _tile(self, path: str, gzip_ok: bool = False) -> Answer:
         tile = parse_tile_path(path)
         # A full tile in the cache exists at every later size: no need to read the size.
         data = self.tiles.cached(tile) if tile.is_full else None
         if data is None:
             data = await trio.to_thread.run_sync(self.tiles.get, tile, self._note()[1])
-        return Answer(200, _FULL_TILE if tile.is_full else _PARTIAL_TILE, data)
+        headers = _FULL_TILE if tile.is_full else _PARTIAL_TILE
+        if tile.is_entries:
+            # SPEC: tlog-tiles — entry bundles SHOULD be compressed at the HTTP layer (gzip, when accepted).
+            headers = (*headers, ("vary", "accept-encoding"))
+            if gzip_ok:
+                packed = self._gzipped.get(tile) if tile.is_full else None
+                if packed is None:
+                    packed = await trio.to_thread.run_sync(functools.partial(gzip.compress, data, 6, mtime=0))
+                    if tile.is_full and self.settings.tile_cache:
+                        self._gzipped[tile] = packed
+                        while len(self._gzipped) > self.settings.tile_cache:
+                            self._gzipped.popitem(last=False)
+                data, headers = packed, (*headers, ("content-encoding", "gzip"))
+        return Answer(200, headers, data)
 
     async def _proof(self, filename: str) -> Answer:
         if not filename or "/" in filename or not filename.isprintable():
@@ -308,6 +325,18 @@ class HttpApp:
                     return b"".join(chunks)
         assert timer.cancelled_caught
         raise BodyTooSlow(f"the body did not arrive within {self.settings.body_timeout_seconds:g} s")
+
+
+def _accepts_gzip(scope: Scope) -> bool:
+    """True if the request's Accept-Encoding takes gzip (and does not refuse it with q=0)."""
+    for key, value in scope.get("headers", ()):
+        if key == b"accept-encoding":
+            for item in value.decode("latin-1").lower().split(","):
+                coding, _, params = item.strip().partition(";")
+                if coding.strip() in ("gzip", "*"):
+                    q = params.strip().removeprefix("q=")
+                    return not (params and q.replace(".", "").strip("0") == "")
+    return False
 
 
 def _allow(method: str, *allowed: str) -> None:
