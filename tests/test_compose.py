@@ -22,6 +22,8 @@ def commands() -> list[list[str]]:
 def test_every_service_command_parses():
     found = commands()
     assert [c[0] for c in found] == ["fake-index", "serve", "serve", "serve"]
+    text = COMPOSE.read_text()
+    assert all(f'"127.0.0.1:808{i}:8080"' in text for i in (1, 2, 3)), "compose exposes each node's HTTP port"
     for command in found:
         build_parser().parse_args(command)  # SystemExit(2) if the CLI does not take it
 
@@ -34,6 +36,7 @@ def test_the_init_command_makes_configurations_the_nodes_accept(tmp_path, capsys
     for command in commands()[1:]:
         config = load_config(Path(command[-1].replace("/fed", str(tmp_path / "fed"))))
         assert config.node.listen == "0.0.0.0:6962"
+        assert config.http.listen == "0.0.0.0:8080"
         assert config.index.url == "http://fakeindex:8000"
         assert sorted(p.address for p in config.peers) == sorted(
             f"node{i}:6962" for i in (1, 2, 3) if f"node{i}" != config.node.data_dir.name

@@ -17,6 +17,7 @@ from pypi_witness.core.quorum.policy import parse_policy
 from pypi_witness.core.quorum.evaluation import check_checkpoint
 from pypi_witness.core.errors import UnavailableError
 from pypi_witness.rpc.client import LogClient
+from tests.http.support import request
 
 
 def free_ports(n: int) -> int:
@@ -44,7 +45,10 @@ def cli(*args: object) -> subprocess.CompletedProcess:
 
 
 async def test_each_node_serves_its_checkpoint_cosigned_by_every_peer(tmp_path):
-    made = cli("federation", "init", tmp_path / "fed", "--nodes", 3, "--base-port", free_ports(3), "--json")
+    made = cli(
+        "federation", "init", tmp_path / "fed", "--nodes", 3, "--base-port", free_ports(3),
+        "--http-base-port", free_ports(3), "--json",
+    )  # fmt: skip
     assert made.returncode == 0, made.stderr
     nodes = json.loads(made.stdout)["nodes"]
     policy = parse_policy((tmp_path / "fed" / "policy.txt").read_bytes())
@@ -76,6 +80,9 @@ async def test_each_node_serves_its_checkpoint_cosigned_by_every_peer(tmp_path):
                         await trio.sleep(0.05)
                 assert {c.name for c in signed.cosignatures} == {w.name for w in others}
                 assert check_checkpoint(policy, note).quorum.satisfied
+                # The C2SP HTTP face serves the same cosigned checkpoint (federation init turns it on).
+                served = await request(f"http://{node['http']}", "GET", "/checkpoint")
+                assert len(open_checkpoint(served.body, log, others).cosignatures) == len(others)
     finally:
         for p in processes:
             p.terminate()

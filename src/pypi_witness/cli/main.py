@@ -84,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_evidence_parser(sub, common, data)
     add_node_parsers(sub, common, data)  # follow, fake-index, federation init
     add_client_parsers(sub, common, seconds)  # verify, proof
+    from pypi_witness.cli.tiles_commands import add_tiles_parser
+
+    add_tiles_parser(sub, common, data)  # tiles export
 
     p = sub.add_parser("demo", help="build a log from the bundled sample, serve it, and verify it as a client")
     p.add_argument("--data", type=Path, metavar="DIR", help="where to keep the demo log (default: a temporary directory)")

@@ -29,23 +29,29 @@ def cmd_federation_init(args: argparse.Namespace) -> int:
     if args.compose is not None:
         addresses = {name: f"{name}:{args.compose}" for name in names}
         listen = {name: f"0.0.0.0:{args.compose}" for name in names}
+        http_port = args.http_base_port if args.http_base_port is not None else 8080
+        http = {name: f"0.0.0.0:{http_port}" for name in names}
     else:
         addresses = {name: f"{args.host}:{args.base_port + i}" for i, name in enumerate(names)}
         listen = None
+        http_base = args.http_base_port if args.http_base_port is not None else args.base_port + 1000
+        http = {name: f"{args.host}:{http_base + i}" for i, name in enumerate(names)}
     extra = f'\n[index]\nurl = "{check_index_url("--index", args.index)}"\n' if args.index else ""
     if args.compose is not None:
         # The nodes talk over the compose project's own network; TLS is for the open internet.
         extra = "allow_plaintext = true\n" + extra
-    members = create_federation(args.dir, addresses, listen=listen, quorum=args.quorum, extra_config=extra)
-    lines = [f"{m.name}: {m.address}, config {m.config}, log {m.log.vkey()}" for m in members.values()]
+    members = create_federation(
+        args.dir, addresses, listen=listen, quorum=args.quorum, extra_config=extra, http_listen=http
+    )
+    lines = [f"{m.name}: {m.address}, HTTP {http[m.name]}, config {m.config}, log {m.log.vkey()}" for m in members.values()]
     emit(
         args,
         "\n".join(lines) + f"\npolicy: {args.dir / POLICY_FILE}\nstart each with: pypi-witness serve --config CONFIG",
         {
             "policy": str(args.dir / POLICY_FILE),
             "nodes": [
-                {"name": m.name, "address": m.address, "config": str(m.config), "log_vkey": m.log.vkey(),
-                 "witness_vkey": m.witness.vkey()}
+                {"name": m.name, "address": m.address, "http": http[m.name], "config": str(m.config),
+                 "log_vkey": m.log.vkey(), "witness_vkey": m.witness.vkey()}
                 for m in members.values()
             ],
         },
@@ -107,6 +113,11 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser, data: argparse.Argume
     q.add_argument("--host", default="127.0.0.1", help="the host they listen on (default 127.0.0.1)")
     q.add_argument("--base-port", type=nonnegative, default=7001, help="node1's port; node2 the next... (default 7001)")
     q.add_argument("--compose", type=positive, metavar="PORT", help="for docker compose: node N at nodeN:PORT, listening on all addresses, in plaintext")
+    q.add_argument(
+        "--http-base-port", type=nonnegative, metavar="PORT",
+        help="node1's HTTP port (C2SP tlog-witness, tlog-tiles); node2 the next... (default: base port + 1000; "
+        "with --compose, the HTTP port of every node, default 8080)",
+    )
     q.add_argument("--quorum", type=positive, help="witnesses the policy requires (default: a majority)")
     q.add_argument("--index", metavar="URL", help="an index every node follows")
     q.set_defaults(func=cmd_federation_init)

@@ -48,13 +48,15 @@ def create_federation(
     origin_suffix: str = ".witness.invalid/log",
     quorum: int | None = None,
     extra_config: str = "",
+    http_listen: Mapping[str, str] | None = None,
 ) -> dict[str, Member]:
     """Create the federation of the nodes ``addresses`` names (name -> host:port) under ``root``.
 
     Each node listens on ``listen[name]`` (default: its address) and has origin
     ``<name><origin_suffix>``. ``quorum`` (default: a majority) is how many
     witnesses the policy file requires. ``extra_config`` (TOML) is appended to
-    every configuration. Returns the members by name. Raises ConfigError for
+    every configuration's [node] section. ``http_listen[name]``, if given, is
+    where the node's C2SP HTTP face listens (``[http] listen``). Returns the members by name. Raises ConfigError for
     fewer than two nodes, a bad quorum or a name that cannot name a key, and
     StoreError / OSError if a directory already holds a log or cannot be written.
     """
@@ -85,9 +87,11 @@ def create_federation(
         bind = (listen or {}).get(member.name, member.address)
         # The faults a q-of-n quorum withstands: two quorums share at least 2q - n witnesses.
         faults = max(0, 2 * quorum - len(names) - 1)
+        http = (http_listen or {}).get(member.name)
+        http_section = "" if http is None else f"[http]\nlisten = {_toml_string(http)}\n"
         member.config.write_text(
             f"[node]\ndata_dir = {_toml_string(member.name)}\nlisten = {_toml_string(bind)}\n"
-            f"{extra_config}[policy]\nfile = {_toml_string(POLICY_FILE)}\nfaults = {faults}\n{peers}"
+            f"{extra_config}[policy]\nfile = {_toml_string(POLICY_FILE)}\nfaults = {faults}\n{http_section}{peers}"
         )
     (root / POLICY_FILE).write_text(policy_text(list(members.values()), quorum))
     return members

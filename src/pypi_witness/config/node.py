@@ -117,6 +117,8 @@ Keys (README-ready)::
     method_costs       = {}        # tokens per call by method name, e.g. {GetEntries = 10}; see
                                    # privacy.gate.DEFAULT_COSTS for the defaults; other methods cost 1
 
+    [http] and [witnessing]: see config_http and config_logs.
+
     The node never writes a client's IP address to disk or to its logs.
     (gRPC's own debug tracing, GRPC_TRACE / GRPC_VERBOSITY=debug, would log
     peers: leave it off.)
@@ -130,8 +132,9 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from pypi_witness.bounded_file import read_bounded
 from pypi_witness.config.gossip import GossipSettings, read_gossip
+from pypi_witness.config.http import HttpConfig, read_http
+from pypi_witness.config.logs import WitnessingConfig, read_witnessing
 from pypi_witness.config.tls import check_node_tls, check_peer_tls, node_tls_checks, peer_tls_checks
 from pypi_witness.core.tlog.note import ALG_COSIGNATURE_V1, ALG_ED25519, Verifier
 from pypi_witness.config.values import (
@@ -152,6 +155,7 @@ from pypi_witness.config.values import (
     table as _table,
     vkey as _vkey,
 )
+from pypi_witness.bounded_file import read_bounded
 from pypi_witness.core.errors import ConfigError, quoted
 
 DEFAULT_DATA_DIR = "pypi-witness-data"
@@ -331,6 +335,8 @@ class Config:
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
     gossip: GossipSettings = field(default_factory=GossipSettings)
+    http: HttpConfig = field(default_factory=HttpConfig)  # [http]: config_http
+    witnessing: WitnessingConfig = field(default_factory=WitnessingConfig)  # [witnessing]: config_logs
 
     @classmethod
     def default(cls, data_dir: Path, *, origin: str | None = None, listen: str = DEFAULT_LISTEN) -> Config:
@@ -497,7 +503,7 @@ def parse_config(data: Mapping[str, Any], base: Path) -> Config:
 
     Raises ConfigError naming the first unknown section or key or bad value.
     """
-    sections = {"node", "limits", "witness", "index", "peers", "policy", "privacy", "gossip"}
+    sections = {"node", "limits", "witness", "index", "peers", "policy", "privacy", "gossip", "http", "witnessing"}
     for name in data:
         if name not in sections:
             raise ConfigError(f"{name}: unknown section (known: {', '.join(sorted(sections))})")
@@ -524,7 +530,9 @@ def parse_config(data: Mapping[str, Any], base: Path) -> Config:
     witness = _read_witness(_table("witness", data.get("witness", {})), base)
     peers = _read_peers(data.get("peers", []), base, node.allow_plaintext)
     gossip = read_gossip(_table("gossip", data.get("gossip", {})))
-    return Config(node, limits, witness, index, peers, policy, privacy, gossip)
+    http = read_http(_table("http", data.get("http", {})), base, node)
+    witnessing = read_witnessing(data.get("witnessing", {}), base, node.allow_plaintext)
+    return Config(node, limits, witness, index, peers, policy, privacy, gossip, http, witnessing)
 
 
 # The largest configuration file read (a node with a thousand peers is about 300 KB).

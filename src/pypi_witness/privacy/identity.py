@@ -39,7 +39,7 @@ import hmac
 import socket
 import time
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import grpc
@@ -160,11 +160,21 @@ class ClientIdentifier:
 
         Raises ConfigError only if the period's key cannot be made (``PeriodKeys.key``).
         """
+        if self._proxy_token is None:
+            return self.hash_peer(context.peer())  # proxy metadata is never read
+        return self.identify_peer(context.peer(), context.invocation_metadata() or ())
+
+    def identify_peer(self, peer: str, metadata: Iterable[tuple[str, str | bytes]]) -> Identity:
+        """``identify`` for a call from gRPC peer string ``peer`` with ``metadata`` (key, value) pairs.
+
+        The HTTP server calls it with the client's address written as a gRPC
+        peer string and the request's proxy headers. Raises as ``identify``.
+        """
         if self._proxy_token is not None:
-            proxied = self._from_proxy(context.invocation_metadata() or ())
+            proxied = self._from_proxy(metadata)
             if proxied is not None:
                 return proxied
-        return self.hash_peer(context.peer())
+        return self.hash_peer(peer)
 
     def _from_proxy(self, metadata) -> Identity | None:
         token = client = country = None

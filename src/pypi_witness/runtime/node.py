@@ -13,7 +13,8 @@ its verdict logged and sent to the peers) and, when
 ``[index]`` names a URL, the index follower (ingest.follower). ``sources`` is
 where other tasks that append to the log plug in. A task frees the store's
 reader slots of processes that died mid-read every ``[limits]
-reader_check_seconds``.
+reader_check_seconds``. With ``[http] listen``, the C2SP HTTP face
+(http.server: tlog-witness, tlog-tiles, proofs) runs too.
 
 Health (grpc.health.v1): the node ("") and LogService are SERVING while the
 store answers reads (checked every HEALTH_CHECK_SECONDS); ``WRITES_SERVICE``
@@ -53,6 +54,7 @@ from grpc_reflection.v1alpha import reflection
 
 from pypi_witness.config.node import Config, NodeConfig
 from pypi_witness.core.errors import ConfigError, StoreError, WitnessError, quoted
+from pypi_witness.http.server import serve_node_http
 from pypi_witness.signing.log import Log, holds_log, init_log, open_log
 from pypi_witness.rpc.bridge import ServerBridge
 from pypi_witness.rpc.log_service import SERVICE_NAME as LOG_SERVICE_NAME
@@ -63,7 +65,7 @@ from pypi_witness.rpc.thread_budget import ThreadBudget
 from pypi_witness.rpc.witness_service import SERVICE_NAME as WITNESS_SERVICE_NAME
 from pypi_witness.rpc.witness_service import WRITE_METHODS as WITNESS_WRITE_METHODS
 from pypi_witness.rpc.witness_service import WitnessServicer
-from pypi_witness.runtime.witnessing import Cosignatures, open_node_witness, push_to_peer
+from pypi_witness.runtime.witnessing import Cosignatures, open_node_witness, push_to_http_witness, push_to_peer
 from pypi_witness.core.disputes.finder import Dispute
 from pypi_witness.config.policy_file import read_policy
 from pypi_witness.runtime.gossip import GossipNode, exchange_as_peer, open_node_gossip, peer_keys
@@ -353,6 +355,12 @@ async def run_node(
             nursery.start_soon(supervised, "health", functools.partial(_watch_health, log, health_servicer))
             reclaim = functools.partial(_reclaim_readers, log, config.limits.reader_check_seconds)
             nursery.start_soon(supervised, "reader slots", reclaim)
+            if config.http.listen is not None:  # the C2SP HTTP face (http.server)
+                await nursery.start(
+                    functools.partial(
+                        serve_node_http, config, log, witness=witness, witnessed=cosignatures.witnessed, privacy=privacy
+                    )
+                )
             if follower is not None:
                 await nursery.start(functools.partial(supervised, "follower", follower.run, reports_started=True))
             for peer in config.peers:
@@ -361,6 +369,9 @@ async def run_node(
                         push_to_peer, log, peer, config.witness, cosignatures, credentials=channels.get(peer.name)
                     )
                     nursery.start_soon(supervised, f"push to {peer.name}", push)
+            for http_witness in config.witnessing.witnesses:  # C2SP tlog-witness over HTTP
+                push = functools.partial(push_to_http_witness, log, http_witness, config.witness, cosignatures)
+                nursery.start_soon(supervised, f"push to {http_witness.name}", push)
             for source in sources:
                 nursery.start_soon(source, writer)
             logger.info("serving log %s (size %d) on %s", log.origin, signed.checkpoint.size, address)

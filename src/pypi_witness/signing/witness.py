@@ -25,12 +25,13 @@ cosigned message (``cosignature/v1``) or note can begin with.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from pypi_witness.core.tlog.cosignature import Cosignature, cosign
-from pypi_witness.core.tlog.note import ALG_COSIGNATURE_V1, Signer, Verifier
+from pypi_witness.core.tlog.note import ALG_COSIGNATURE_V1, Note, Signer, Verifier, format_note, parse_note
 from pypi_witness.core.tlog.witness import CheckedRequest, WitnessRequest, check_request, decide
 from pypi_witness.core.tlog.witness import default_witness_name as default_witness_name  # the one definition, re-exported
 from pypi_witness.core.errors import ConfigError, ConflictError, NoteError, ProvenEquivocatorError
@@ -131,6 +132,9 @@ class Witness:
         self.logs = {origin: tuple(keys) for origin, keys in logs.items()}
         self._clock = clock
         self._evidence_against: Callable[[str], str | None] = lambda origin: None
+        # origin -> (size, the checkpoint with its log's verified signatures and this cosignature).
+        self._latest: dict[str, tuple[int, bytes]] = {}
+        self._latest_lock = threading.Lock()
 
     def refuse_equivocators(self, evidence_against: Callable[[str], str | None]) -> None:
         """From now on, refuse every log for which ``evidence_against(origin)`` names evidence (an id).
@@ -163,7 +167,7 @@ class Witness:
         carries the size last cosigned), and StoreError if the state cannot be
         read or written. Nothing is stored when a check fails.
         """
-        return self._cosign(check_request(self.logs, request))
+        return self._cosign(check_request(self.logs, request), request.note)
 
     def cosign_proven(self, note: bytes, old_size: int, proof: Sequence[bytes]) -> Cosignature:
         """Cosign a head the gossip accepted: ``note`` extends the tree of ``old_size`` by ``proof``.
@@ -180,7 +184,7 @@ class Witness:
         known = self.state.get(checked.checkpoint.origin)
         if known is None or known.size == checked.checkpoint.size:
             checked = CheckedRequest(checked.checkpoint, 0 if known is None else known.size, ())
-        return self._cosign(checked)
+        return self._cosign(checked, note)
 
     def cosign_own(self, note: bytes, prove: Callable[[int, int], Sequence[bytes]]) -> Cosignature:
         """Cosign this node's own log's ``note``, proven from the size last cosigned by ``prove``.
@@ -196,7 +200,29 @@ class Witness:
         proof = tuple(prove(old, size)) if 0 < old < size else ()
         return self.cosign_proven(note, old, proof)
 
-    def _cosign(self, checked: CheckedRequest) -> Cosignature:
+    def latest(self, origin: str) -> bytes | None:
+        """The largest checkpoint of ``origin`` cosigned since this process started, or None.
+
+        It carries the log's signatures that verified and this witness's
+        cosignature (C2SP tlog-witness's monitoring checkpoint). Held in
+        memory: after a restart a log's checkpoint is back with its next
+        cosignature. Never raises.
+        """
+        with self._latest_lock:
+            held = self._latest.get(origin)
+        return None if held is None else held[1]
+
+    def _remember(self, origin: str, size: int, note: bytes, cosignature: Cosignature) -> None:
+        parsed = parse_note(note)  # parsed once already by check_request: cannot fail
+        trusted = {(key.name, key.key_id) for key in self.logs.get(origin, ())}
+        signatures = [s for s in parsed.signatures if (s.name, s.key_id) in trusted]
+        kept = format_note(Note(parsed.text, (*signatures, cosignature.to_note_signature())))
+        with self._latest_lock:
+            held = self._latest.get(origin)
+            if held is None or held[0] <= size:
+                self._latest[origin] = (size, kept)
+
+    def _cosign(self, checked: CheckedRequest, note: bytes) -> Cosignature:
         """THE signing gate: rules 4-9 against the durable state, compare-and-swap, then the cosignature."""
         origin = checked.checkpoint.origin
         # Issue 5: a log proven to equivocate is never cosigned again (before any state is read).
@@ -218,7 +244,9 @@ class Witness:
                 if attempt == MAX_SWAP_ATTEMPTS - 1:
                     raise
                 # Another request changed the state since it was read: decide again against it.
-        return cosign(checked.checkpoint, self._signer, self._clock())
+        cosignature = cosign(checked.checkpoint, self._signer, self._clock())
+        self._remember(origin, checked.checkpoint.size, note, cosignature)
+        return cosignature
 
     def close(self) -> None:
         self.state.close()
