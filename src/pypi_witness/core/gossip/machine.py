@@ -484,30 +484,28 @@ class GossipMachine:
         out.append(Send(server, ProofRequest(old[1].origin, *key)))
 
     def _retry_proofs(self, out: list[Effect]) -> None:
-        cfg = self.config
         for origin, st in self._origins.items():
-            for key, p in list(st.pending.items()):
-                if self.round - p.sent_round < cfg.proof_retry_rounds:
-                    continue
-                if p.attempts >= cfg.proof_attempts:
-                    del st.pending[key]
-                    # Forget the note was seen, so that it is checked again when it next comes
-                    # (from its log's server, or a peer that can prove it): a relay that cannot
-                    # prove it must not leave the head stuck until a newer checkpoint.
-                    st.bodies.pop(_body(p.new[0]), None)
-                    continue
-                p.attempts += 1
-                p.sent_round = self.round
-                out.append(Send(p.server, ProofRequest(origin, *key)))
-            for key, c in list(st.cosign_pending.items()):
-                if self.round - c.sent_round < cfg.proof_retry_rounds:
-                    continue
-                if c.attempts >= cfg.proof_attempts:
-                    del st.cosign_pending[key]
-                    continue
-                c.attempts += 1
-                c.sent_round = self.round
-                out.append(Send(c.server, ProofRequest(origin, *key)))
+            for p in self._retry(origin, st.pending, out):
+                # Forget the note was seen, so that it is checked again when it next comes
+                # (from its log's server, or a peer that can prove it): a relay that cannot
+                # prove it must not leave the head stuck until a newer checkpoint.
+                st.bodies.pop(_body(p.new[0]), None)
+            self._retry(origin, st.cosign_pending, out)
+
+    def _retry(self, origin: str, table: dict, out: list[Effect]) -> list:
+        """Ask again for each request in ``table`` due a retry; remove and return those out of attempts."""
+        cfg = self.config
+        dropped = []
+        for key, p in list(table.items()):
+            if self.round - p.sent_round < cfg.proof_retry_rounds:
+                continue
+            if p.attempts >= cfg.proof_attempts:
+                dropped.append(table.pop(key))
+                continue
+            p.attempts += 1
+            p.sent_round = self.round
+            out.append(Send(p.server, ProofRequest(origin, *key)))
+        return dropped
 
     def _on_proof(self, peer: str, msg: ProofResponse, now: float, out: list[Effect]) -> None:
         st = self._origins.get(msg.origin)
